@@ -1,0 +1,42 @@
+"""The SDK runtime: Prometheus metrics tagged with queue and build ID, core logs forwarded."""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
+
+from workerkit.settings import WorkerSettings
+
+
+def metric_tags(settings: WorkerSettings) -> dict[str, str]:
+    """Global tags on every SDK metric (the SDK already adds `task_queue` to worker metrics)."""
+    tags = {"worker_task_queue": settings.task_queue}
+    if settings.build_id:
+        tags["worker_build_id"] = settings.build_id
+    return tags
+
+
+def build_runtime(settings: WorkerSettings) -> Runtime:
+    """A Runtime that serves `/metrics` on WORKER_METRICS_PORT (0 = none)."""
+    metrics = (
+        PrometheusConfig(bind_address=f"{settings.bind_address}:{settings.metrics_port}")
+        if settings.metrics_port
+        else None
+    )
+    core_logging = LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+    )
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=metrics, global_tags=metric_tags(settings), logging=core_logging
+        )
+    )
