@@ -32,9 +32,22 @@ test: lint ## lint, then every test tier
 test-unit: $(VENV_STAMP) ## fast tier only
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
-worker: $(VENV_STAMP) ## run one worker locally: make worker QUEUE=orders (needs a Temporal server)
-	cd worker_image && TEMPORAL_TASK_QUEUE=$${QUEUE:-orders} WORKER_APP=$${WORKER_APP:-orders_app.app:$${QUEUE:-orders}} \
-	  TEMPORAL_ADDRESS=$${TEMPORAL_ADDRESS:-127.0.0.1:7233} ../$(PY) -m workerkit
+QUEUE ?= orders
+ORDER ?= order-1
+# Distinct local ports per sample queue, so all three workers run side by side.
+PORT_OFFSET_orders := 1
+PORT_OFFSET_billing := 2
+PORT_OFFSET_shipments := 3
+PORT_OFFSET = $(or $(PORT_OFFSET_$(QUEUE)),0)
+
+worker: $(VENV_STAMP) ## run one sample-app worker: make worker QUEUE=orders|billing|shipments
+	cd worker_image && TEMPORAL_TASK_QUEUE=$(QUEUE) WORKER_APP=$${WORKER_APP:-orders_app.queues:$(QUEUE)} \
+	  TEMPORAL_ADDRESS=$${TEMPORAL_ADDRESS:-127.0.0.1:7233} WORKER_BIND_ADDRESS=127.0.0.1 \
+	  WORKER_HEALTH_PORT=$$((8080 + $(PORT_OFFSET))) WORKER_METRICS_PORT=$$((9090 + $(PORT_OFFSET))) \
+	  exec ../$(PY) -m workerkit
+
+order: $(VENV_STAMP) ## place a sample order: make order ORDER=order-1 (needs the three workers)
+	cd worker_image && ../$(PY) -m orders_app.client place $(ORDER)
 
 dev-server: $(VENV_STAMP) ## start a Temporal dev server on 127.0.0.1:7233 (foreground)
 	$(VENV)/bin/temporal server start-dev --headless --ip 127.0.0.1 --port 7233
@@ -44,4 +57,4 @@ bench: $(VENV_STAMP) ## run every benchmark and print the tables
 
 -include mk/*.mk
 
-.PHONY: help venv lint fmt test test-unit worker dev-server bench
+.PHONY: help venv lint fmt test test-unit worker order dev-server bench

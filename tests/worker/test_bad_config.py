@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
 from tests.support.workers import base_env, run_workerkit
 
 pytestmark = pytest.mark.worker
@@ -168,3 +170,22 @@ def test_env_wins_over_config_file(tmp_path: Path) -> None:
     result = run_workerkit(["check-config"], env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "workerkit: configuration OK for task queue 'orders'"
+
+
+@pytest.mark.parametrize("variable", ["WORKER_HEALTH_PORT", "WORKER_METRICS_PORT"])
+def test_port_in_use_is_one_line_and_exit_2(variable: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        other = "WORKER_METRICS_PORT" if variable == "WORKER_HEALTH_PORT" else "WORKER_HEALTH_PORT"
+        env = base_env(
+            **GOOD,
+            WORKER_BIND_ADDRESS="127.0.0.1",
+            **{variable: str(port), other: str(free_port())},
+        )
+        result = run_workerkit([], env, timeout=30)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr == (
+        f"workerkit: {variable}: cannot listen on 127.0.0.1:{port} (Address already in use)\n"
+    )

@@ -54,4 +54,8 @@ def main(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
     if command == "check-config":
         print(f"workerkit: configuration OK for task queue {settings.task_queue!r}")
         return 0
-    return asyncio.run(run(settings, app, connect))
+    try:
+        return asyncio.run(run(settings, app, connect))
+    except ConfigError as err:
+        print(f"workerkit: {err}", file=sys.stderr)
+        return EXIT_CONFIG

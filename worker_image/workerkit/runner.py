@@ -14,6 +14,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.runtime import Runtime
 from temporalio.worker import (
     PollerBehavior,
     PollerBehaviorAutoscaling,
@@ -24,6 +25,7 @@ from temporalio.worker import (
 
 from workerkit.app import WorkerApp
 from workerkit.connection import connect_with_backoff
+from workerkit.errors import ConfigError
 from workerkit.health import HealthServer
 from workerkit.lifecycle import InFlightCounter, Lifecycle
 from workerkit.settings import Tuning, WorkerSettings
@@ -109,13 +111,23 @@ def _install_signal_handlers(lifecycle: Lifecycle) -> None:
 
 
 async def run(settings: WorkerSettings, app: WorkerApp, connect: Mapping[str, Any]) -> int:
-    """Serve the task queue until asked to stop; return the process exit code."""
+    """Serve the task queue until asked to stop; return the process exit code.
+
+    Raises ConfigError when the health or metrics port cannot be bound.
+    """
     lifecycle = Lifecycle(settings.task_queue, settings.graceful_shutdown_seconds)
+    runtime = build_runtime(settings)
     _install_signal_handlers(lifecycle)
     health = HealthServer(lifecycle.status, lambda: _request_drain_over_http(lifecycle))
-    await health.start(settings.bind_address, settings.health_port)
     try:
-        return await _serve(settings, app, connect, lifecycle)
+        await health.start(settings.bind_address, settings.health_port)
+    except OSError as err:
+        raise ConfigError(
+            f"WORKER_HEALTH_PORT: cannot listen on {settings.bind_address}:{settings.health_port}"
+            f" ({os.strerror(err.errno) if err.errno else err})"
+        ) from None
+    try:
+        return await _serve(runtime, settings, app, connect, lifecycle)
     finally:
         await health.stop()
 
@@ -126,9 +138,12 @@ def _request_drain_over_http(lifecycle: Lifecycle) -> None:
 
 
 async def _serve(
-    settings: WorkerSettings, app: WorkerApp, connect: Mapping[str, Any], lifecycle: Lifecycle
+    runtime: Runtime,
+    settings: WorkerSettings,
+    app: WorkerApp,
+    connect: Mapping[str, Any],
+    lifecycle: Lifecycle,
 ) -> int:
-    runtime = build_runtime(settings)
     log.info(
         "connecting to Temporal",
         extra={"address": connect.get("target_host"), "metrics_port": settings.metrics_port},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from temporalio.runtime import (
     LogForwardingConfig,
@@ -13,6 +14,7 @@ from temporalio.runtime import (
     TelemetryFilter,
 )
 
+from workerkit.errors import ConfigError
 from workerkit.settings import WorkerSettings
 
 
@@ -35,8 +37,14 @@ def build_runtime(settings: WorkerSettings) -> Runtime:
         filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
         forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
     )
-    return Runtime(
-        telemetry=TelemetryConfig(
-            metrics=metrics, global_tags=metric_tags(settings), logging=core_logging
-        )
+    telemetry = TelemetryConfig(
+        metrics=metrics, global_tags=metric_tags(settings), logging=core_logging
     )
+    try:
+        return Runtime(telemetry=telemetry)
+    except ValueError as err:  # the Prometheus exporter could not bind
+        reason = re.sub(r" \(os error \d+\)$", "", str(err).split(": ", 1)[-1])
+        raise ConfigError(
+            f"WORKER_METRICS_PORT: cannot listen on {settings.bind_address}:"
+            f"{settings.metrics_port} ({reason})"
+        ) from None
