@@ -6,7 +6,6 @@ retried activities at 100.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import sys
 import tempfile
@@ -19,9 +18,8 @@ sys.path[:0] = [
     str(Path(__file__).resolve().parents[1] / "worker_image"),
 ]
 
-from temporalio.client import Client  # noqa: E402
-
-from tests.apps.slow_app import SlowRequest, SlowWorkflow, read_log  # noqa: E402
+from tests.apps.slow_app import SlowRequest, read_log  # noqa: E402
+from tests.apps.slow_flows import slow_results, start_slow, wait_for_events  # noqa: E402
 from tests.support.temporal_dev import dev_server  # noqa: E402
 from tests.support.workers import start_worker  # noqa: E402
 
@@ -44,7 +42,7 @@ class DrainRun:
         return self.stop_to_exit - self.longest_remaining
 
 
-async def measure(address: str, in_flight: int, workdir: Path) -> DrainRun:
+def measure(address: str, in_flight: int, workdir: Path) -> DrainRun:
     """Start `in_flight` activities on one worker, SIGTERM it once all run, and time the exit."""
     log = str(workdir / f"activities-{in_flight}.jsonl")
     queue = f"bench-{in_flight}"
@@ -57,23 +55,16 @@ async def measure(address: str, in_flight: int, workdir: Path) -> DrainRun:
     try:
         flows.wait_state("ready")
         acts.wait_state("ready")
-        client = await Client.connect(address)
-        handles = [
-            await client.start_workflow(
-                SlowWorkflow.run,
-                SlowRequest(f"b{i}", ACTIVITY_SECONDS, f"{queue}-act"),
-                id=f"{queue}-{i}",
-                task_queue=queue,
-            )
-            for i in range(in_flight)
+        requests = [
+            SlowRequest(f"b{i}", ACTIVITY_SECONDS, f"{queue}-act") for i in range(in_flight)
         ]
-        while sum(e["event"] == "start" for e in read_log(log)) < in_flight:
-            await asyncio.sleep(0.02)
+        ids = start_slow(address, queue, requests)
+        wait_for_events(log, "start", in_flight)
         sent_wall, sent = time.time(), time.monotonic()
         acts.signal(signal.SIGTERM)
-        code = await asyncio.to_thread(acts.wait_exit, 60)
+        code = acts.wait_exit(60)
         stop_to_exit = time.monotonic() - sent
-        await asyncio.gather(*(h.result() for h in handles))
+        slow_results(address, ids)
         events = read_log(log)
         last_start = max(e["ts"] for e in events if e["event"] == "start")
         remaining = max(last_start + ACTIVITY_SECONDS - sent_wall, 0.0)
@@ -89,7 +80,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, dev_server() as server:
         for in_flight in (1, 10, 100):
-            rows.append(asyncio.run(measure(server.address, in_flight, Path(tmp))))
+            rows.append(measure(server.address, in_flight, Path(tmp)))
     print(f"activity length {ACTIVITY_SECONDS:g}s; SIGTERM once every activity has started")
     print(
         "| in flight | SIGTERM→exit (s) | longest remaining (s) | overhead (s) | retried | exit |"

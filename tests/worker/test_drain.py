@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import time
 from collections import Counter
 
 import pytest
-from temporalio.client import Client
 
-from tests.apps.slow_app import SlowRequest, SlowWorkflow, read_log
+from tests.apps.slow_app import SlowRequest, read_log
+from tests.apps.slow_flows import slow_results, start_slow, wait_for_events
 from tests.support.temporal_dev import DevServer
 from tests.worker.conftest import StartWorker
 
 pytestmark = pytest.mark.worker
 
 APP = "tests.apps.slow_app"
-
-
-def _wait_for_starts(log: str, count: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sum(e["event"] == "start" for e in read_log(log)) >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {count} activities started: {read_log(log)}")
-
-
-async def _start(client: Client, queue: str, requests: list[SlowRequest]) -> list[str]:
-    ids = []
-    for req in requests:
-        handle = await client.start_workflow(
-            SlowWorkflow.run, req, id=f"{queue}-{req.name}", task_queue=queue
-        )
-        ids.append(handle.id)
-    return ids
-
-
-async def _results(client: Client, ids: list[str], timeout: float = 60) -> list[str]:
-    handles = [client.get_workflow_handle_for(SlowWorkflow.run, i) for i in ids]
-    return await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout)
 
 
 def test_sigterm_drains_in_flight_activities_exactly_once(
@@ -56,20 +31,17 @@ def test_sigterm_drains_in_flight_activities_exactly_once(
     )
     worker.wait_state("ready")
     requests = [SlowRequest(f"a{i}", 3.0, activity_queue) for i in range(24)]
+    ids = start_slow(temporal_server.address, queue, requests)
+    wait_for_events(slow_log, "start", len(requests))
 
-    async def scenario() -> None:
-        client = await Client.connect(temporal_server.address)
-        ids = await _start(client, queue, requests)
-        await asyncio.to_thread(_wait_for_starts, slow_log, len(requests))
-        sent = time.monotonic()
-        worker.signal(signal.SIGTERM)
-        code = await asyncio.to_thread(worker.wait_exit, graceful + 5)
-        elapsed = time.monotonic() - sent
-        assert code == 0, worker.logs()
-        assert elapsed <= graceful + 2, elapsed
-        assert sorted(await _results(client, ids)) == sorted(r.name for r in requests)
+    sent = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    code = worker.wait_exit(graceful + 5)
+    elapsed = time.monotonic() - sent
 
-    asyncio.run(scenario())
+    assert code == 0, worker.logs()
+    assert elapsed <= graceful + 2, elapsed
+    assert sorted(slow_results(temporal_server.address, ids)) == sorted(r.name for r in requests)
     events = read_log(slow_log)
     starts = Counter(e["name"] for e in events if e["event"] == "start")
     dones = Counter(e["name"] for e in events if e["event"] == "done")
@@ -86,27 +58,25 @@ def test_activity_longer_than_budget_is_cancelled_and_retried_elsewhere(
 ) -> None:
     first = spawn(queue, f"{APP}:app", {"WORKER_GRACEFUL_SHUTDOWN_SECONDS": "2"})
     first.wait_state("ready")
+    ids = start_slow(temporal_server.address, queue, [SlowRequest("long", 6.0, heartbeat=True)])
+    wait_for_events(slow_log, "start", 1)
+    second = spawn(queue, f"{APP}:app")
+    second.wait_state("ready")
 
-    async def scenario() -> None:
-        client = await Client.connect(temporal_server.address)
-        ids = await _start(client, queue, [SlowRequest("long", 6.0, heartbeat=True)])
-        await asyncio.to_thread(_wait_for_starts, slow_log, 1)
-        second = spawn(queue, f"{APP}:app")
-        await asyncio.to_thread(second.wait_state, "ready")
-        sent = time.monotonic()
-        first.signal(signal.SIGTERM)
-        code = await asyncio.to_thread(first.wait_exit, 10)
-        assert code == 0, first.logs()
-        assert time.monotonic() - sent <= 2 + 2
-        assert await _results(client, ids) == ["long"]
+    sent = time.monotonic()
+    first.signal(signal.SIGTERM)
+    assert first.wait_exit(10) == 0, first.logs()
+    assert time.monotonic() - sent <= 2 + 2
+    assert slow_results(temporal_server.address, ids) == ["long"]
 
-    asyncio.run(scenario())
-    events = [(e["event"], e["attempt"]) for e in read_log(slow_log)]
-    assert ("start", 1) in events and ("cancelled", 1) in events
-    assert ("done", 1) not in events
-    retried = [e for e in read_log(slow_log) if e["attempt"] >= 2 and e["event"] == "done"]
+    events = read_log(slow_log)
+    assert [(e["event"], e["attempt"]) for e in events if e["pid"] == first.proc.pid] == [
+        ("start", 1),
+        ("cancelled", 1),
+    ]
+    retried = [e for e in events if e["attempt"] >= 2 and e["event"] == "done"]
     assert len(retried) == 1
-    assert retried[0]["pid"] != first.proc.pid
+    assert retried[0]["pid"] == second.proc.pid
 
 
 def test_sigkilled_worker_loses_no_workflow(
@@ -117,19 +87,16 @@ def test_sigkilled_worker_loses_no_workflow(
     victim.wait_state("ready")
     survivor.wait_state("ready")
     requests = [SlowRequest(f"k{i}", 2.0, heartbeat=True) for i in range(12)]
+    ids = start_slow(temporal_server.address, queue, requests)
+    wait_for_events(slow_log, "start", len(requests))
 
-    async def scenario() -> None:
-        client = await Client.connect(temporal_server.address)
-        ids = await _start(client, queue, requests)
-        await asyncio.to_thread(_wait_for_starts, slow_log, len(requests))
-        victim.signal(signal.SIGKILL)
-        assert await asyncio.to_thread(victim.wait_exit, 5) == -signal.SIGKILL
-        assert sorted(await _results(client, ids, timeout=90)) == sorted(r.name for r in requests)
+    victim.signal(signal.SIGKILL)
+    assert victim.wait_exit(5) == -signal.SIGKILL
+    results = slow_results(temporal_server.address, ids, timeout=90)
 
-    asyncio.run(scenario())
+    assert sorted(results) == sorted(r.name for r in requests)
     events = read_log(slow_log)
-    on_victim = {e["name"] for e in events if e["pid"] == victim.proc.pid}
-    assert on_victim, "the killed worker ran none of the activities; the test proves nothing"
+    assert any(e["pid"] == victim.proc.pid for e in events), "the killed worker ran nothing"
     done = Counter(e["name"] for e in events if e["event"] == "done")
     assert set(done) == {r.name for r in requests}
 
@@ -139,13 +106,9 @@ def test_second_signal_exits_at_once(
 ) -> None:
     worker = spawn(queue, f"{APP}:app", {"WORKER_GRACEFUL_SHUTDOWN_SECONDS": "30"})
     worker.wait_state("ready")
+    start_slow(temporal_server.address, queue, [SlowRequest("stuck", 20.0, heartbeat=True)])
+    wait_for_events(slow_log, "start", 1)
 
-    async def scenario() -> None:
-        client = await Client.connect(temporal_server.address)
-        await _start(client, queue, [SlowRequest("stuck", 20.0, heartbeat=True)])
-        await asyncio.to_thread(_wait_for_starts, slow_log, 1)
-
-    asyncio.run(scenario())
     worker.signal(signal.SIGTERM)
     worker.wait_state("draining", timeout=5)
     sent = time.monotonic()

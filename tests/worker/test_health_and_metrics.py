@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
 
-from tests.apps.slow_app import SlowRequest, SlowWorkflow, read_log
+from tests.apps.slow_app import SlowRequest, read_log
+from tests.apps.slow_flows import slow_results, start_slow, wait_for_events
 from tests.support.ports import free_port
 from tests.support.temporal_dev import DevServer, dev_server
 from tests.support.workers import base_env, run_workerkit, start_worker
@@ -59,14 +57,8 @@ def test_readyz_is_false_while_draining(
     worker = spawn(queue, f"{APP}:app", {"WORKER_GRACEFUL_SHUTDOWN_SECONDS": "10"})
     worker.wait_state("ready")
 
-    async def scenario() -> None:
-        client = await Client.connect(temporal_server.address)
-        await client.start_workflow(
-            SlowWorkflow.run, SlowRequest("busy", 2.0), id=f"{queue}-busy", task_queue=queue
-        )
-
-    asyncio.run(scenario())
-    _wait_until(lambda: any(e["event"] == "start" for e in read_log(slow_log)))
+    start_slow(temporal_server.address, queue, [SlowRequest("busy", 2.0)])
+    wait_for_events(slow_log, "start", 1)
     worker.signal(signal.SIGTERM)
     worker.wait_state("draining", timeout=5)
     assert worker.get("/readyz") == (503, {"state": "draining"})
@@ -81,13 +73,8 @@ def test_metrics_expose_sdk_runtime_metrics_with_queue_and_build_tags(
     worker = spawn(queue, f"{APP}:app", {"WORKER_IMAGE_BUILD_ID": "build-42"})
     worker.wait_state("ready")
 
-    async def scenario() -> None:
-        client = await Client.connect(temporal_server.address)
-        await client.execute_workflow(
-            SlowWorkflow.run, SlowRequest("m", 0.1), id=f"{queue}-m", task_queue=queue
-        )
-
-    asyncio.run(scenario())
+    ids = start_slow(temporal_server.address, queue, [SlowRequest("m", 0.1)])
+    assert slow_results(temporal_server.address, ids) == ["m"]
     text = worker.metrics()
     for name in (
         "temporal_workflow_task_schedule_to_start_latency",
@@ -113,18 +100,8 @@ def test_prestop_drain_command_blocks_until_drained(
     worker = spawn(queue, f"{APP}:app", {"WORKER_GRACEFUL_SHUTDOWN_SECONDS": "15"})
     worker.wait_state("ready")
 
-    async def scenario() -> list[str]:
-        client = await Client.connect(temporal_server.address)
-        ids = []
-        for i in range(3):
-            handle = await client.start_workflow(
-                SlowWorkflow.run, SlowRequest(f"p{i}", 2.0), id=f"{queue}-p{i}", task_queue=queue
-            )
-            ids.append(handle.id)
-        return ids
-
-    asyncio.run(scenario())
-    _wait_until(lambda: sum(e["event"] == "start" for e in read_log(slow_log)) == 3)
+    start_slow(temporal_server.address, queue, [SlowRequest(f"p{i}", 2.0) for i in range(3)])
+    wait_for_events(slow_log, "start", 3)
     started = time.monotonic()
     result = run_workerkit(["drain"], worker.env, timeout=30)
     assert result.returncode == 0, result.stderr
@@ -142,12 +119,3 @@ def test_prestop_drain_without_a_worker_returns_at_once() -> None:
     assert (
         result.stdout.strip() == f"drain: no worker answers on 127.0.0.1:{port}; nothing to drain"
     )
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
