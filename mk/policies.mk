@@ -1,0 +1,17 @@
+# Policy pack: tests, benchmark, and the PR gate. Included by the top Makefile (-include mk/*.mk).
+
+PULUMI ?= pulumi
+STACK ?= dev
+POLICY_PROFILE ?= production
+
+policy-test: $(VENV_STAMP) ## policy pack: rule tests + the pack driven over its Analyzer protocol
+	$(PY) -m pytest tests/policy $(PYTEST_ARGS)
+
+policy-bench: $(VENV_STAMP) ## policy pack: AnalyzeStack benchmark for 10/100/200 queues
+	$(PY) bench/bench_policy.py
+
+policy-gate: $(VENV_STAMP) ## gate a stack: make policy-gate STACK=prod POLICY_PROFILE=production|preview
+	$(PULUMI) preview --stack $(STACK) --policy-pack policies \
+	  --policy-pack-config policies/config/$(POLICY_PROFILE).json
+
+.PHONY: policy-test policy-bench policy-gate
