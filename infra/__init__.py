@@ -1,0 +1,1 @@
+"""The temporal-workers Pulumi program: typed stack config, pure Kubernetes specs, components."""

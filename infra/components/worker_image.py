@@ -1,0 +1,127 @@
+"""WorkerImage: build `worker_image/` (docker-build or docker provider) or take a prebuilt digest.
+
+Outputs `ref` (always `<repository>@sha256:...`, what workloads use), `digest` and `build_id`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_docker_build as docker_build
+
+from infra.settings import ImageSettings
+
+
+def build_args(image: ImageSettings) -> dict[str, str]:
+    """Docker build args of `worker_image/Dockerfile` (BASE_IMAGE only when configured)."""
+    args = {
+        "BUILD_ID": image.build_id or "",
+        "VERSION": image.version,
+        "REVISION": image.revision,
+        "SOURCE": image.source_url,
+        "WHEELHOUSE": image.wheelhouse,
+    }
+    if image.base_image:
+        args["BASE_IMAGE"] = image.base_image
+    return args
+
+
+def digest_ref(repository: str, digest: str) -> str:
+    """`<repository>@<digest>`; an already qualified `repo@sha256:...` is returned as is."""
+    if "@" in digest:
+        return digest
+    if not digest.startswith("sha256:"):
+        raise pulumi.RunError(
+            f"the image build of {repository} reported no digest (got {digest!r}); "
+            "set temporal-workers:image.push to true or use image.source prebuilt"
+        )
+    return f"{repository}@{digest}"
+
+
+class WorkerImage(pulumi.ComponentResource):
+    """The worker image, referenced by digest."""
+
+    ref: pulumi.Output[str]
+    digest: pulumi.Output[str]
+    build_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        image: ImageSettings,
+        project_root: Path,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("temporal-workers:index:WorkerImage", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if image.source == "prebuilt":
+            assert image.ref is not None
+            self.ref = pulumi.Output.from_input(image.ref)
+        elif image.builder == "docker-build":
+            self.ref = self._docker_build(name, image, project_root, child)
+        else:
+            self.ref = self._docker(name, image, project_root, child)
+        self.digest = self.ref.apply(lambda ref: ref.split("@", 1)[1])
+        self.build_id = pulumi.Output.from_input(image.build_id or "")
+        self.register_outputs({"ref": self.ref, "digest": self.digest, "buildId": self.build_id})
+
+    @staticmethod
+    def _docker_build(
+        name: str, image: ImageSettings, root: Path, opts: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
+        registries = None
+        if image.registry is not None and image.registry.password is not None:
+            registries = [
+                docker_build.RegistryArgs(
+                    address=image.registry.address,
+                    username=image.registry.username,
+                    password=pulumi.Output.secret(image.registry.password.value),
+                )
+            ]
+        built = docker_build.Image(
+            name,
+            context=docker_build.BuildContextArgs(location=str(root / image.context)),
+            dockerfile=docker_build.DockerfileArgs(location=str(root / image.dockerfile)),
+            build_args=build_args(image),
+            tags=[f"{image.repository}:{image.build_id}"],
+            push=image.push,
+            load=not image.push,
+            network=docker_build.NetworkMode(image.network),
+            platforms=[docker_build.Platform(image.platform)] if image.platform else None,
+            registries=registries,
+            opts=opts,
+        )
+        return built.digest.apply(lambda digest: digest_ref(image.repository, digest))
+
+    @staticmethod
+    def _docker(
+        name: str, image: ImageSettings, root: Path, opts: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
+        registry = None
+        if image.registry is not None:
+            registry = docker.RegistryArgs(
+                server=image.registry.address,
+                username=image.registry.username,
+                password=(
+                    pulumi.Output.secret(image.registry.password.value)
+                    if image.registry.password is not None
+                    else None
+                ),
+            )
+        built = docker.Image(
+            name,
+            image_name=f"{image.repository}:{image.build_id}",
+            build=docker.DockerBuildArgs(
+                context=str(root / image.context),
+                dockerfile=str(root / image.dockerfile),
+                args=build_args(image),
+                network=image.network,
+                platform=image.platform,
+            ),
+            registry=registry,
+            skip_push=not image.push,
+            opts=opts,
+        )
+        return built.repo_digest.apply(lambda digest: digest_ref(image.repository, digest))

@@ -1,0 +1,185 @@
+"""The queue's worker Deployment: probes, drain on stop, restricted security, spread, resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from infra.contract import (
+    CONFIG_DIR,
+    DRAIN_COMMAND,
+    HEALTH_PORT,
+    LIVENESS_PATH,
+    METRICS_PORT,
+    READINESS_PATH,
+    TLS_CA_FILE,
+    TLS_CERT_FILE,
+    TLS_DIR,
+    TLS_KEY_FILE,
+    WORKER_CONTAINER,
+)
+from infra.names import queue_labels, selector_labels
+from infra.settings import QueueSettings, StackSettings
+from infra.specs import K8sObject, metadata, names
+from infra.specs.env import container_env
+from infra.specs.secret import secret_entries
+from infra.specs.worker_config import config_checksum
+
+CHECKSUM_ANNOTATION = "checksum/worker-config"
+
+
+def termination_grace_seconds(queue: QueueSettings) -> int:
+    """Grace period = drain budget + buffer (covers the preStop drain and process exit)."""
+    return queue.graceful_shutdown_seconds + queue.termination_buffer_seconds
+
+
+def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "health"},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
+
+
+def _resources(queue: QueueSettings) -> dict[str, Any]:
+    res = queue.resources
+    limits = {"memory": res.limits_memory}
+    if res.limits_cpu is not None:
+        limits["cpu"] = res.limits_cpu
+    return {"requests": {"cpu": res.requests_cpu, "memory": res.requests_memory}, "limits": limits}
+
+
+def _tls_volume(settings: StackSettings, queue: QueueSettings) -> dict[str, Any] | None:
+    tls = settings.temporal.tls
+    if tls.existing_secret is not None:
+        ref = tls.existing_secret
+        items = [
+            {"key": ref.cert_key, "path": TLS_CERT_FILE},
+            {"key": ref.key_key, "path": TLS_KEY_FILE},
+        ]
+        if ref.ca_key is not None:
+            items.append({"key": ref.ca_key, "path": TLS_CA_FILE})
+        secret_name = ref.name
+    else:
+        own = secret_entries(settings, queue)
+        items = [
+            {"key": k, "path": k} for k in (TLS_CERT_FILE, TLS_KEY_FILE, TLS_CA_FILE) if k in own
+        ]
+        secret_name = names.secret(queue)
+    if not items:
+        return None
+    return {
+        "name": "temporal-tls",
+        "secret": {"secretName": secret_name, "items": items, "defaultMode": 0o444},
+    }
+
+
+def _spread(queue: QueueSettings, selector: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": policy,
+            "labelSelector": {"matchLabels": dict(selector)},
+            "matchLabelKeys": ["pod-template-hash"],
+        }
+        for key, policy in (
+            ("kubernetes.io/hostname", queue.topology.nodes),
+            ("topology.kubernetes.io/zone", queue.topology.zones),
+        )
+    ]
+
+
+def _container(
+    settings: StackSettings,
+    queue: QueueSettings,
+    image: pulumi.Input[str],
+    build_id: pulumi.Input[str] | None,
+    tls_volume: dict[str, Any] | None,
+) -> dict[str, Any]:
+    mounts: list[dict[str, Any]] = [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "worker-config", "mountPath": CONFIG_DIR, "readOnly": True},
+    ]
+    if tls_volume is not None:
+        mounts.append({"name": "temporal-tls", "mountPath": TLS_DIR, "readOnly": True})
+    return {
+        "name": WORKER_CONTAINER,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [
+            {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+        ],
+        "env": container_env(settings, queue, build_id),
+        "resources": _resources(queue),
+        "startupProbe": _probe(LIVENESS_PATH, period=2, failures=60),
+        "livenessProbe": _probe(LIVENESS_PATH, period=10, failures=3),
+        "readinessProbe": _probe(READINESS_PATH, period=5, failures=2),
+        "lifecycle": {"preStop": {"exec": {"command": list(DRAIN_COMMAND)}}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "privileged": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": mounts,
+    }
+
+
+def deployment_object(
+    settings: StackSettings,
+    queue: QueueSettings,
+    namespace: pulumi.Input[str],
+    image: pulumi.Input[str],
+    build_id: pulumi.Input[str] | None,
+) -> K8sObject:
+    """Deployment of one queue's workers; no `replicas` when an autoscaler owns the count."""
+    labels = queue_labels(settings.stack, queue.task_queue)
+    selector = selector_labels(settings.stack, queue.task_queue)
+    tls_volume = _tls_volume(settings, queue)
+    volumes: list[dict[str, Any]] = [
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        {"name": "worker-config", "configMap": {"name": names.config_map(queue)}},
+    ]
+    if tls_volume is not None:
+        volumes.append(tls_volume)
+    spec: dict[str, Any] = {
+        "revisionHistoryLimit": 5,
+        "selector": {"matchLabels": selector},
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+        },
+        "template": {
+            "metadata": {
+                "labels": dict(labels),
+                "annotations": {CHECKSUM_ANNOTATION: config_checksum(queue)},
+            },
+            "spec": {
+                "serviceAccountName": names.workload(queue),
+                "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
+                "terminationGracePeriodSeconds": termination_grace_seconds(queue),
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "topologySpreadConstraints": _spread(queue, selector),
+                "containers": [_container(settings, queue, image, build_id, tls_volume)],
+                "volumes": volumes,
+            },
+        },
+    }
+    if queue.autoscaling.mode == "fixed":
+        spec = {"replicas": queue.replicas, **spec}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(names.workload(queue), namespace, labels),
+        "spec": spec,
+    }

@@ -1,0 +1,58 @@
+"""Metrics exposure of a queue: a Service on the metrics port, and an optional ServiceMonitor."""
+
+from __future__ import annotations
+
+import pulumi
+
+from infra.contract import METRICS_PATH, METRICS_PORT
+from infra.names import queue_labels, selector_labels
+from infra.settings import QueueSettings, StackSettings
+from infra.specs import K8sObject, metadata, names
+
+
+def metrics_service_object(
+    settings: StackSettings, queue: QueueSettings, namespace: pulumi.Input[str]
+) -> K8sObject:
+    """ClusterIP Service selecting the queue's pods, port `metrics`."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(
+            names.metrics_service(queue), namespace, queue_labels(settings.stack, queue.task_queue)
+        ),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(settings.stack, queue.task_queue),
+            "ports": [
+                {
+                    "name": "metrics",
+                    "port": METRICS_PORT,
+                    "targetPort": "metrics",
+                    "protocol": "TCP",
+                }
+            ],
+        },
+    }
+
+
+def service_monitor_object(
+    settings: StackSettings, queue: QueueSettings, namespace: pulumi.Input[str]
+) -> K8sObject:
+    """Prometheus Operator ServiceMonitor scraping the metrics Service."""
+    labels = {**queue_labels(settings.stack, queue.task_queue), **queue.service_monitor.labels}
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": metadata(names.metrics_service(queue), namespace, labels),
+        "spec": {
+            "selector": {"matchLabels": queue_labels(settings.stack, queue.task_queue)},
+            "namespaceSelector": {"matchNames": [settings.namespace.name]},
+            "endpoints": [
+                {
+                    "port": "metrics",
+                    "path": METRICS_PATH,
+                    "interval": queue.service_monitor.interval,
+                }
+            ],
+        },
+    }
