@@ -107,8 +107,14 @@ def test_prestop_drain_command_blocks_until_drained(
     assert result.returncode == 0, result.stderr
     assert "drain: requested; budget 15s; 3 in flight" in result.stdout
     assert "activities in flight" in result.stdout
+    assert "drain: worker drained after" in result.stdout
     assert time.monotonic() - started >= 1.0  # it blocked while activities ran
+    assert worker.proc.poll() is None  # drained, waiting for the kubelet's SIGTERM
+    assert worker.get("/readyz") == (503, {"state": "drained"})
+    sent = time.monotonic()
+    worker.signal(signal.SIGTERM)
     assert worker.wait_exit(5) == 0
+    assert time.monotonic() - sent < 1.5
     assert sum(e["event"] == "done" for e in read_log(slow_log)) == 3
 
 

@@ -29,6 +29,7 @@ class Lifecycle:
     in_flight_activities: int = 0
     completed_activities: int = 0
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    signal_received: asyncio.Event = field(default_factory=asyncio.Event)
 
     def request_stop(self, reason: str) -> bool:
         """Ask for a drain; True if this call was the first request."""

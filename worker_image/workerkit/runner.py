@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import signal
@@ -35,6 +36,9 @@ log = logging.getLogger("workerkit")
 
 # How long past the graceful budget the runner waits for cancelled activities to report back.
 CANCEL_GRACE_SECONDS = 5.0
+# After a drain asked over HTTP (the preStop hook), how long the drained process waits for the
+# kubelet's SIGTERM: exiting at once would kill the hook's command before it sees "drained".
+DRAINED_LINGER_SECONDS = 5.0
 _BEHAVIORS = {
     "pinned": VersioningBehavior.PINNED,
     "auto-upgrade": VersioningBehavior.AUTO_UPGRADE,
@@ -103,6 +107,7 @@ def _install_signal_handlers(lifecycle: Lifecycle) -> None:
             sys.stdout.flush()
             os._exit(128 + signum)
         signals_seen.append(signum)
+        lifecycle.signal_received.set()
         if not lifecycle.request_stop(name):
             log.info("stop signal joins the drain already under way", extra={"signal": name})
 
@@ -213,4 +218,7 @@ async def _poll_until_stopped(
             "completed_activities": lifecycle.completed_activities,
         },
     )
+    if not lifecycle.signal_received.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(lifecycle.signal_received.wait(), DRAINED_LINGER_SECONDS)
     return 0
