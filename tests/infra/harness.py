@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -89,6 +90,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise AssertionError(f"unexpected invoke {args.token}")
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's mocks use the thread's current loop, which `asyncio.run` elsewhere unsets."""
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_program(
     config: dict[str, Any],
     secret_keys: Iterable[str] = (),
@@ -104,6 +113,7 @@ def run_program(
     (after the mock engine drained its RPCs); `on_registration` sees registrations as they happen;
     `logger` receives the engine log (diagnostics the CLI would print).
     """
+    _ensure_event_loop()
     mocks = RecordingMocks(on_registration)
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, logger=logger)
