@@ -6,8 +6,6 @@ loopback ports for health and metrics and binds them to 127.0.0.1 only.
 
 from __future__ import annotations
 
-import http.client
-import json
 import shutil
 import tempfile
 import time
@@ -20,6 +18,7 @@ from typing import Any
 
 from tests.support.docker_engine import DockerEngine
 from tests.support.ports import free_port
+from tests.support.worker_endpoints import WorkerEndpoints
 
 # What a Kubernetes pod of the kit gets: read-only root, a small tmpfs /tmp, no capabilities.
 HARDENED_OPTIONS = (
@@ -34,7 +33,7 @@ HARDENED_OPTIONS = (
 
 
 @dataclass
-class WorkerContainer:
+class WorkerContainer(WorkerEndpoints):
     """One running worker container and where its endpoints listen."""
 
     engine: DockerEngine
@@ -43,18 +42,6 @@ class WorkerContainer:
     health_port: int
     metrics_port: int
     env: dict[str, str] = field(default_factory=dict)
-
-    def get(self, path: str, method: str = "GET") -> tuple[int, dict[str, Any]]:
-        """One request to the health port: (status code, JSON body); (0, {}) if nothing answers."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.health_port, timeout=3)
-        try:
-            conn.request(method, path)
-            response = conn.getresponse()
-            return response.status, json.loads(response.read() or b"{}")
-        except (OSError, ValueError):
-            return 0, {}
-        finally:
-            conn.close()
 
     def state(self) -> dict[str, Any]:
         """`docker inspect` .State of the container."""
@@ -65,27 +52,9 @@ class WorkerContainer:
         proc = self.engine.docker("logs", self.name, check=False)
         return proc.stdout + proc.stderr
 
-    def log_records(self) -> list[dict[str, Any]]:
-        """The JSON log lines the worker wrote."""
-        records = []
-        for line in self.logs().splitlines():
-            if line.startswith("{"):
-                try:
-                    records.append(json.loads(line))
-                except ValueError:
-                    continue
-        return records
-
-    def wait_state(self, state: str, timeout: float = 60.0) -> None:
-        """Block until `/status` reports the state, or fail with the container's log."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.get("/status")[1].get("state") == state:
-                return
-            if not self.state().get("Running", False):
-                raise AssertionError(f"container {self.name} exited:\n{self.logs()}")
-            time.sleep(0.1)
-        raise AssertionError(f"container {self.name} not {state} after {timeout}s:\n{self.logs()}")
+    def alive(self) -> bool:
+        """Whether the container is still running."""
+        return bool(self.state().get("Running", False))
 
     def exec(self, *args: str, workdir: str | None = None) -> tuple[int, str]:
         """`docker exec` in the running container: (exit code, stdout + stderr)."""

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tests.support.ports import free_port
+from tests.support.worker_endpoints import WorkerEndpoints
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER_IMAGE = REPO / "worker_image"
@@ -37,7 +35,7 @@ def base_env(**extra: str) -> dict[str, str]:
 
 
 @dataclass
-class WorkerProcess:
+class WorkerProcess(WorkerEndpoints):
     """A running worker subprocess and where its endpoints are."""
 
     proc: subprocess.Popen[bytes]
@@ -45,18 +43,6 @@ class WorkerProcess:
     metrics_port: int
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
-
-    def get(self, path: str, method: str = "GET") -> tuple[int, dict[str, Any]]:
-        """One request to the health port: (status code, JSON body); (0, {}) if nothing answers."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.health_port, timeout=3)
-        try:
-            conn.request(method, path)
-            response = conn.getresponse()
-            return response.status, json.loads(response.read() or b"{}")
-        except OSError:
-            return 0, {}
-        finally:
-            conn.close()
 
     def metrics(self) -> str:
         """The Prometheus exposition text from the metrics port."""
@@ -66,17 +52,6 @@ class WorkerProcess:
             return conn.getresponse().read().decode()
         finally:
             conn.close()
-
-    def wait_state(self, state: str, timeout: float = 30.0) -> None:
-        """Block until `/status` reports the state, or fail with the log."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.get("/status")[1].get("state") == state:
-                return
-            if self.proc.poll() is not None:
-                raise AssertionError(f"worker exited {self.proc.returncode}:\n{self.logs()}")
-            time.sleep(0.05)
-        raise AssertionError(f"worker not {state} after {timeout}s:\n{self.logs()}")
 
     def signal(self, signum: int = signal.SIGTERM) -> None:
         """Send a signal to the worker process."""
@@ -90,13 +65,9 @@ class WorkerProcess:
         """Everything the worker wrote to stdout and stderr."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def log_records(self) -> list[dict[str, Any]]:
-        """The JSON log lines the worker wrote."""
-        records = []
-        for line in self.logs().splitlines():
-            if line.startswith("{"):
-                records.append(json.loads(line))
-        return records
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.proc.poll() is None
 
     def stop(self) -> None:
         """Make sure the process is gone (tests end by killing leftovers)."""
