@@ -1,0 +1,40 @@
+"""Helpers shared by the e2e tests: the engine runner and the fixture locations."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools import pulumi_env
+from tools.local_cluster import LocalCluster
+
+E2E_DIR = Path(__file__).resolve().parent
+PROGRAMS_DIR = E2E_DIR / "programs"
+POLICY_PACK_DIR = E2E_DIR / "policy_pack"
+
+
+@dataclass
+class Engine:
+    """The real Pulumi CLI with its offline environment, pointed at the local cluster."""
+
+    env: dict[str, str]
+    cluster: LocalCluster
+
+    def run(self, args: list[str], cwd: Path, timeout: float = 600.0) -> tuple[int, str]:
+        """Run ``pulumi ARGS`` in ``cwd``; returns (exit code, combined output)."""
+        proc = pulumi_env.run_pulumi(args, cwd=cwd, env=self.env, timeout=timeout)
+        return proc.returncode, proc.stdout
+
+    def ok(self, args: list[str], cwd: Path, timeout: float = 600.0) -> str:
+        """Run ``pulumi ARGS`` and fail the test with its output unless it exits 0."""
+        code, out = self.run(args, cwd, timeout)
+        assert code == 0, f"pulumi {' '.join(args)} exited {code}:\n{out[-6000:]}"
+        return out
+
+    def new_stack(self, program: str, workdir: Path, stack: str = "e2e") -> Path:
+        """Copy a program from tests/e2e/programs into ``workdir`` and create a stack for it."""
+        target = workdir / program
+        shutil.copytree(PROGRAMS_DIR / program, target)
+        self.ok(["stack", "init", stack], target)
+        return target

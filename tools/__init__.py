@@ -1,0 +1,1 @@
+"""Developer tooling: engine and control-plane binaries, offline engine env, local cluster."""
