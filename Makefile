@@ -20,7 +20,7 @@ venv: $(VENV_STAMP) ## create the repo-local virtualenv with the pinned dependen
 lint: $(VENV_STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy worker_image infra policies tests bench
+	$(VENV)/bin/mypy worker_image infra policies tests bench tools
 
 fmt: $(VENV_STAMP) ## format the code
 	$(VENV)/bin/ruff format .

@@ -178,7 +178,7 @@ def go_binary(tool: GoTool, quiet: bool = True) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{binary}.{os.getpid()}")
     if not quiet:
-        print(f"[up] building {binary} from {tool.package} (once) ...", flush=True)
+        print(f"[stack] building {binary} from {tool.package} (once) ...", flush=True)
     jobs = os.environ.get("TWK_TOOLS_JOBS", "2")
     cmd = ["go", "build", "-p", jobs, "-trimpath", "-ldflags", tool.ldflags, "-o", str(tmp)]
     proc = subprocess.run(
@@ -504,7 +504,7 @@ class LocalStack:
 
     def _say(self, text: str) -> None:
         if self.opts.verbose:
-            print(f"[up] {text}", flush=True)
+            print(f"[stack] {text}", flush=True)
 
     # environment
     def engine_env(self) -> dict[str, str]:

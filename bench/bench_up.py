@@ -1,0 +1,194 @@
+"""Benchmark: ``pulumi up`` of 1 and 10 queues next to ``kubectl apply`` of the same objects.
+
+    .venv/bin/python bench/bench_up.py [--queues 1,10] [--repeat 1]
+
+Starts its own local control plane (3 kwok nodes) in a temporary directory with warm tools
+(``tools/build.sh``), and a temporary file backend. Per queue count:
+
+* **pulumi**: the kit's program on a copy of ``Pulumi.preview.yaml`` (prebuilt image: no build)
+  with N queues: ``pulumi up --yes --skip-preview`` (creates N x 6 objects and waits, as the
+  provider does, until every Deployment is Available), the same again with nothing to change, then
+  ``pulumi destroy``;
+* **kubectl**: the very objects that program produces (rendered by the program under mocks,
+  ``tests/infra/render.py``), in another namespace: ``kubectl apply -f`` then ``kubectl wait
+  --for=condition=Available`` on the Deployments, the same apply again (nothing changes), then
+  ``kubectl delete --wait``.
+
+Prints a markdown table. kubectl is built from the Go module pinned in ``tools/kubectl`` (the
+control plane's version, v1.35.4), or taken from the tools directory if tools/build.sh makes one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.infra.harness import mocks_reset, run_program, stack_file_config  # noqa: E402
+from tools import pulumi_env  # noqa: E402
+from tools.local_cluster import LocalCluster  # noqa: E402
+from tools.local_stack import KUBECTL, generate_project, go_binary  # noqa: E402
+
+PROJECT = "temporal-workers"
+BASE_STACK = "preview"
+
+
+def queues(count: int) -> dict[str, Any]:
+    """``count`` task queues served by the sample app's orders worker."""
+    return {f"bench-q{i:02d}": {"app": "orders_app.queues:orders"} for i in range(count)}
+
+
+def render(count: int, namespace: str) -> list[dict[str, Any]]:
+    """The Kubernetes objects the program produces for ``count`` queues (program under mocks)."""
+    config = stack_file_config(BASE_STACK)
+    config["queues"] = queues(count)
+    config["namespace"] = {"name": namespace}
+    run = run_program(config, stack="bench")
+    mocks_reset()
+    objects = []
+    for reg in run.registrations:
+        if reg.typ.startswith("kubernetes:") and "apiVersion" in reg.inputs:
+            objects.append(_plain(reg.inputs))
+    return objects
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def kubectl_binary(bin_dir: Path) -> str:
+    """The tools directory's kubectl if ``tools/build.sh`` makes one, else the one pinned in
+    ``tools/kubectl`` (k8s.io/kubernetes v1.35.4, built once into the tools cache)."""
+    built = bin_dir / "kubectl"
+    if built.is_file():
+        return str(built)
+    return str(go_binary(KUBECTL, quiet=False))
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """Run ``cmd``; return its wall time; exit with its output if it fails."""
+    began = time.monotonic()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    took = time.monotonic() - began
+    if proc.returncode != 0:
+        sys.exit(
+            f"bench_up: {' '.join(cmd[:3])} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+        )
+    return took
+
+
+def bench_pulumi(
+    count: int, work: Path, env: dict[str, str], kubeconfig: Path
+) -> tuple[float, float, float]:
+    """(up, up with nothing to change, destroy) seconds for ``count`` queues."""
+
+    def edit(config: dict[str, Any]) -> None:
+        config[f"{PROJECT}:queues"] = queues(count)
+        config[f"{PROJECT}:namespace"] = {"name": f"bench-pulumi-{count}"}
+        config[f"{PROJECT}:kubernetes"] = {"kubeconfig": str(kubeconfig)}
+
+    stack = f"bench{count}"
+    project = generate_project(work / stack, stack, ROOT / f"Pulumi.{BASE_STACK}.yaml", edit)
+    flags = ["--stack", stack, "--yes", "--skip-preview", "--non-interactive"]
+    timed(["pulumi", "stack", "init", stack, "--non-interactive"], project, env)
+    up = timed(["pulumi", "up", *flags], project, env)
+    again = timed(["pulumi", "up", *flags], project, env)
+    destroy = timed(["pulumi", "destroy", *flags], project, env)
+    timed(["pulumi", "stack", "rm", "--stack", stack, "--yes", "--non-interactive"], project, env)
+    return up, again, destroy
+
+
+def bench_kubectl(
+    count: int, work: Path, env: dict[str, str], binary: str
+) -> tuple[float, float, float, int]:
+    """(apply + wait Available, apply unchanged, delete) seconds, and the object count."""
+    namespace = f"bench-kubectl-{count}"
+    objects = render(count, namespace)
+    work.mkdir(parents=True, exist_ok=True)
+    manifest = work / f"kubectl-{count}.yaml"
+    manifest.write_text(yaml.safe_dump_all(objects, sort_keys=False))
+    kubectl = [binary, f"--cache-dir={work / 'kube-cache'}"]
+    began = time.monotonic()
+    timed([*kubectl, "apply", "-f", str(manifest)], work, env)
+    wait = [*kubectl, "wait", "--for=condition=Available", "deployment", "--all", "-n", namespace]
+    timed([*wait, "--timeout=300s"], work, env)
+    apply = time.monotonic() - began
+    again = timed([*kubectl, "apply", "-f", str(manifest)], work, env)
+    delete = timed([*kubectl, "delete", "-f", str(manifest), "--wait=true"], work, env)
+    return apply, again, delete, len(objects)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--queues", default="1,10", help="comma-separated queue counts")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per count; medians shown")
+    args = parser.parse_args(argv)
+    counts = [int(c) for c in args.queues.split(",")]
+
+    bin_dir = pulumi_env.tools_bin(pulumi_env.build_tools(quiet=True))
+    kubectl = kubectl_binary(bin_dir)
+    with tempfile.TemporaryDirectory(prefix="twk-bench-up-") as tmp:
+        work = Path(tmp)
+        cluster = LocalCluster(work / "cluster", bin_dir=bin_dir)
+        try:
+            cluster.start(nodes=3, zones=2, timeout=120)
+            env = pulumi_env.engine_env(bin_dir=bin_dir, backend_dir=work / "state")
+            env["KUBECONFIG"] = str(cluster.kubeconfig)
+            pulumi_env.install_plugins(env, bin_dir)
+            version = subprocess.run(
+                [kubectl, "version", "--client", "-o", "yaml"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            client = yaml.safe_load(version or "{}").get("clientVersion", {}).get("gitVersion")
+            rows = []
+            for count in counts:
+                runs = []
+                for run in range(args.repeat):
+                    p_up, p_again, p_destroy = bench_pulumi(
+                        count, work / f"run{run}", env, cluster.kubeconfig
+                    )
+                    k_apply, k_again, k_delete, objects = bench_kubectl(
+                        count, work / f"run{run}", env, kubectl
+                    )
+                    runs.append((p_up, k_apply, p_again, k_again, p_destroy, k_delete))
+                medians = [statistics.median(column) for column in zip(*runs, strict=True)]
+                rows.append((count, objects, *medians))
+        finally:
+            cluster.delete()
+
+    print(f"kubectl {client} ({kubectl}); 3 kwok nodes; 2 cores; warm tools;", end=" ")
+    print(f"median of {args.repeat} runs")
+    print()
+    print(
+        "| queues | objects | pulumi up (s) | kubectl apply + wait (s) | pulumi up, no changes (s) "
+        "| kubectl apply, unchanged (s) | pulumi destroy (s) | kubectl delete (s) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for count, objects, *times in rows:
+        cells = " | ".join(f"{t:.1f}" for t in times)
+        print(f"| {count} | {objects} | {cells} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+# The local stack (issue 7): `make up` / `make down`. Orchestration in tools/local_stack.py; see the
+# README section "Local stack". Included by the top Makefile (-include mk/*.mk).
+
+up: $(VENV_STAMP) ## local stack: tools, Temporal dev server, Docker, registry, control plane, pulumi up
+	$(PY) -m tools.local_stack up
+
+down: $(VENV_STAMP) ## destroy the local stack and stop everything make up started
+	$(PY) -m tools.local_stack down
+
+stack-status: $(VENV_STAMP) ## what of the local stack runs, and its workloads
+	$(PY) -m tools.local_stack status
+
+test-stack: $(VENV_STAMP) ## e2e tests of make up/down, per-environment runs and the policy gate
+	$(PY) -m pytest -m e2e tests/e2e/test_local_stack.py tests/e2e/test_environments.py \
+	  tests/e2e/test_policy_gate.py $(PYTEST_ARGS)
+
+bench-up: $(VENV_STAMP) ## pulumi up of 1 and 10 queues next to kubectl apply (table)
+	$(PY) bench/bench_up.py
+
+.PHONY: up down stack-status test-stack bench-up
