@@ -10,6 +10,9 @@ from typing import Any
 
 import pulumi
 
+from infra.names import queue_labels
+from infra.settings import QueueSettings, StackSettings
+
 K8sObject = dict[str, Any]
 """One Kubernetes object: apiVersion, kind, metadata, and its body fields."""
 
@@ -27,3 +30,13 @@ def metadata(
     if annotations:
         meta["annotations"] = dict(annotations)
     return meta
+
+
+def queue_metadata(
+    settings: StackSettings,
+    queue: QueueSettings,
+    name: str,
+    namespace: pulumi.Input[str] | None,
+) -> dict[str, Any]:
+    """ObjectMeta of one of a queue's objects, carrying the queue's labels (DESIGN.md §2)."""
+    return metadata(name, namespace, queue_labels(settings.stack, queue.task_queue))

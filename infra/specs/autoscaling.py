@@ -6,9 +6,8 @@ from typing import Any
 
 import pulumi
 
-from infra.names import queue_labels
 from infra.settings import QueueSettings, StackSettings
-from infra.specs import K8sObject, metadata, names
+from infra.specs import K8sObject, names, queue_metadata
 
 
 def _scale_down(queue: QueueSettings) -> dict[str, Any]:
@@ -40,15 +39,9 @@ def hpa_object(
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": metadata(
-            names.workload(queue), namespace, queue_labels(settings.stack, queue.task_queue)
-        ),
+        "metadata": queue_metadata(settings, queue, names.workload(queue), namespace),
         "spec": {
-            "scaleTargetRef": {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "name": names.workload(queue),
-            },
+            "scaleTargetRef": _scale_target(queue),
             "minReplicas": scaling.min_replicas,
             "maxReplicas": scaling.max_replicas,
             "metrics": metrics,
@@ -65,6 +58,11 @@ def hpa_object(
             },
         },
     }
+
+
+def _scale_target(queue: QueueSettings) -> dict[str, str]:
+    """The queue's Deployment, as an HPA's or a ScaledObject's scaleTargetRef."""
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": names.workload(queue)}
 
 
 def scaled_object(
@@ -96,15 +94,9 @@ def scaled_object(
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
-        "metadata": metadata(
-            names.workload(queue), namespace, queue_labels(settings.stack, queue.task_queue)
-        ),
+        "metadata": queue_metadata(settings, queue, names.workload(queue), namespace),
         "spec": {
-            "scaleTargetRef": {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "name": names.workload(queue),
-            },
+            "scaleTargetRef": _scale_target(queue),
             "minReplicaCount": scaling.min_replicas,
             "maxReplicaCount": scaling.max_replicas,
             "pollingInterval": keda.polling_interval,

@@ -7,7 +7,7 @@ import pulumi
 from infra.contract import METRICS_PATH, METRICS_PORT
 from infra.names import queue_labels, selector_labels
 from infra.settings import QueueSettings, StackSettings
-from infra.specs import K8sObject, metadata, names
+from infra.specs import K8sObject, metadata, names, queue_metadata
 
 
 def metrics_service_object(
@@ -17,9 +17,7 @@ def metrics_service_object(
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": metadata(
-            names.metrics_service(queue), namespace, queue_labels(settings.stack, queue.task_queue)
-        ),
+        "metadata": queue_metadata(settings, queue, names.metrics_service(queue), namespace),
         "spec": {
             "type": "ClusterIP",
             "selector": selector_labels(settings.stack, queue.task_queue),

@@ -6,9 +6,9 @@ from typing import Any
 
 import pulumi
 
-from infra.names import queue_labels, selector_labels
+from infra.names import selector_labels
 from infra.settings import QueueSettings, StackSettings
-from infra.specs import K8sObject, metadata, names
+from infra.specs import K8sObject, names, queue_metadata
 
 
 def pdb_object(
@@ -26,8 +26,6 @@ def pdb_object(
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": metadata(
-            names.workload(queue), namespace, queue_labels(settings.stack, queue.task_queue)
-        ),
+        "metadata": queue_metadata(settings, queue, names.workload(queue), namespace),
         "spec": spec,
     }

@@ -7,9 +7,8 @@ from collections.abc import Mapping
 import pulumi
 
 from infra.contract import API_KEY_SECRET_KEY, TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE
-from infra.names import queue_labels
 from infra.settings import QueueSettings, SecretValue, StackSettings
-from infra.specs import K8sObject, metadata, names
+from infra.specs import K8sObject, names, queue_metadata
 
 
 def secret_entries(settings: StackSettings, queue: QueueSettings) -> dict[str, SecretValue]:
@@ -42,9 +41,7 @@ def secret_object(
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": metadata(
-            names.secret(queue), namespace, queue_labels(settings.stack, queue.task_queue)
-        ),
+        "metadata": queue_metadata(settings, queue, names.secret(queue), namespace),
         "type": "Opaque",
         "stringData": dict(values),
     }

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.names import queue_labels
 from infra.settings import QueueSettings, StackSettings
-from infra.specs import K8sObject, metadata, names
+from infra.specs import K8sObject, names, queue_metadata
 
 
 def service_account_object(
@@ -16,8 +15,6 @@ def service_account_object(
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": metadata(
-            names.workload(queue), namespace, queue_labels(settings.stack, queue.task_queue)
-        ),
+        "metadata": queue_metadata(settings, queue, names.workload(queue), namespace),
         "automountServiceAccountToken": False,
     }

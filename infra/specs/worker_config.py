@@ -8,9 +8,8 @@ import json
 import pulumi
 
 from infra.contract import CONFIG_DIR, CONFIG_FILE_NAME
-from infra.names import queue_labels
 from infra.settings import QueueSettings, StackSettings
-from infra.specs import K8sObject, metadata, names
+from infra.specs import K8sObject, names, queue_metadata
 
 CONFIG_FILE_PATH = f"{CONFIG_DIR}/{CONFIG_FILE_NAME}"
 """WORKER_CONFIG_FILE in the pods."""
@@ -33,8 +32,6 @@ def config_map_object(
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(
-            names.config_map(queue), namespace, queue_labels(settings.stack, queue.task_queue)
-        ),
+        "metadata": queue_metadata(settings, queue, names.config_map(queue), namespace),
         "data": {CONFIG_FILE_NAME: worker_config_text(queue)},
     }
