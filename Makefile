@@ -26,7 +26,8 @@ fmt: $(VENV_STAMP) ## format the code
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: lint ## lint, then every test tier
+# Tools are built before pytest starts: a cold build takes far longer than one test may.
+test: lint tools ## lint, build the tools (cached), then every test tier
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: $(VENV_STAMP) ## fast tier only

@@ -887,9 +887,9 @@ def _rel(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``up``, ``down``, ``status``."""
+    """Command line: ``up``, ``down``, ``status``, ``build-tools`` (registry + buildkitd)."""
     parser = argparse.ArgumentParser(prog="python -m tools.local_stack", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "build-tools"])
     defaults = Options()
     parser.add_argument("--work-dir", type=Path, default=defaults.work_dir, help="state and logs")
     parser.add_argument("--cluster-dir", type=Path, default=defaults.cluster_dir)
@@ -909,7 +909,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     try:
-        if args.command == "up":
+        if args.command == "build-tools":
+            for tool in (REGISTRY, BUILDKITD):
+                print(f"{tool.name:10} {go_binary(tool, quiet=False)}")
+        elif args.command == "up":
             summary = stack.up()
             print()
             print(summary.render())
