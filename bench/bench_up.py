@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 from tests.infra.harness import mocks_reset, run_program, stack_file_config  # noqa: E402
 from tools import pulumi_env  # noqa: E402
 from tools.local_cluster import LocalCluster  # noqa: E402
-from tools.local_stack import KUBECTL, generate_project, go_binary  # noqa: E402
+from tools.local_stack import generate_project  # noqa: E402
 
 PROJECT = "temporal-workers"
 BASE_STACK = "preview"
@@ -74,12 +74,8 @@ def _plain(value: Any) -> Any:
 
 
 def kubectl_binary(bin_dir: Path) -> str:
-    """The tools directory's kubectl if ``tools/build.sh`` makes one, else the one pinned in
-    ``tools/kubectl`` (k8s.io/kubernetes v1.35.4, built once into the tools cache)."""
-    built = bin_dir / "kubectl"
-    if built.is_file():
-        return str(built)
-    return str(go_binary(KUBECTL, quiet=False))
+    """kubectl v1.35.4, built by ``tools/build.sh`` from the module pinned in ``tools/kubectl``."""
+    return str(bin_dir / "kubectl")
 
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:

@@ -2,9 +2,8 @@
 # (tools/*/go.mod) into a cache outside the work tree; see README, section "tools".
 CLUSTER_DIR ?= .cache/cluster
 
-tools: $(VENV_STAMP) ## build the Pulumi CLI, providers, etcd, Kubernetes, kwok, registry, buildkitd (idempotent)
+tools: ## build the Pulumi CLI, providers, etcd, Kubernetes, kwok, registry, buildkitd, kubectl (idempotent)
 	bash tools/build.sh
-	$(PY) -m tools.local_stack build-tools
 
 tools-versions: ## print the versions of the built tools
 	bash tools/build.sh --versions

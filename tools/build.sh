@@ -29,7 +29,7 @@ PK8S_VERSION="4.25.0-alpha.0.20260115033456-f47bc2d6f199"
 DOCKER_BUILD_VERSION="0.0.22"
 LD="-s -w"
 
-GROUPS_ORDER=(kubernetes etcd kwok pulumi pulumi-kubernetes pulumi-docker-build)
+GROUPS_ORDER=(kubernetes etcd kwok pulumi pulumi-kubernetes pulumi-docker-build registry buildkit kubectl)
 
 die() {
   echo "tools/build.sh: $*" >&2
@@ -65,6 +65,18 @@ recipe() {
       printf '%s\n' pulumi-resource-docker-build -- -ldflags \
         "$LD -X github.com/pulumi/pulumi-docker-build/provider.Version=$DOCKER_BUILD_VERSION" \
         github.com/pulumi/pulumi-docker-build/provider/cmd/pulumi-resource-docker-build
+      ;;
+    registry)
+      printf '%s\n' registry -- -ldflags "$LD" github.com/distribution/distribution/v3/cmd/registry
+      ;;
+    buildkit)
+      printf '%s\n' buildkitd -- -ldflags "$LD -X github.com/moby/buildkit/version.Version=v0.31.0" \
+        github.com/moby/buildkit/cmd/buildkitd
+      ;;
+    kubectl)
+      printf '%s\n' kubectl -- -ldflags \
+        "$LD -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$K8S_MINOR" \
+        k8s.io/kubernetes/cmd/kubectl
       ;;
     *) die "unknown group $1" ;;
   esac
@@ -167,7 +179,8 @@ build_group() {
 print_versions() {
   local bin="$1/bin" name
   for name in pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-kubernetes \
-    pulumi-resource-docker-build kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl; do
+    pulumi-resource-docker-build kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl \
+    registry buildkitd kubectl; do
     [[ -x "$bin/$name" ]] || die "missing $bin/$name; run make tools"
   done
   printf '%-30s %s\n' \
@@ -179,7 +192,10 @@ print_versions() {
     kube-controller-manager "$("$bin/kube-controller-manager" --version)" \
     kube-scheduler "$("$bin/kube-scheduler" --version)" \
     etcd "$("$bin/etcd" --version | head -1)" \
-    kwok "$("$bin/kwok" --version 2>&1 | head -1)"
+    kwok "$("$bin/kwok" --version 2>&1 | head -1)" \
+    registry "$("$bin/registry" --version 2>&1 | head -1)" \
+    buildkitd "$("$bin/buildkitd" --version 2>&1 | head -1)" \
+    kubectl "$("$bin/kubectl" version --client 2>&1 | head -1)"
 }
 
 main() {

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -138,64 +137,20 @@ def _fmt_seconds(seconds: float) -> str:
     return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
 
 
-# -- the registry binary ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class GoTool:
-    """A binary built from a Go module pinned in ``tools/<name>`` (go.mod, go.sum, tools.go)."""
-
-    name: str
-    package: str
-    ldflags: str = "-s -w"
-
-    @property
-    def module_dir(self) -> Path:
-        """The module directory in the repo."""
-        return REPO_ROOT / "tools" / self.name
+def tool_binary(name: str) -> Path:
+    """A binary built by ``tools/build.sh`` (``make tools``) for the current pins."""
+    binary = pulumi_env.tools_bin() / name
+    if not binary.is_file():
+        raise StackError(f"{binary} is missing; run `make tools`")
+    return binary
 
 
-REGISTRY = GoTool("registry", "github.com/distribution/distribution/v3/cmd/registry")
-BUILDKITD = GoTool("buildkit", "github.com/moby/buildkit/cmd/buildkitd")
-_K8S_VERSION = "-X k8s.io/component-base/version.gitVersion=v1.35.4"
-_K8S_VERSION += " -X k8s.io/component-base/version.gitMajor=1"
-_K8S_VERSION += " -X k8s.io/component-base/version.gitMinor=35"
-KUBECTL = GoTool("kubectl", "k8s.io/kubernetes/cmd/kubectl", f"-s -w {_K8S_VERSION}")
-
-
-def go_binary(tool: GoTool, quiet: bool = True) -> Path:
-    """Build ``tool`` once into the tools cache (keyed by its module files and the Go version)."""
-    go_version = _run(["go", "env", "GOVERSION"], "go env GOVERSION").strip()
-    digest = hashlib.sha256()
-    for name in ("go.mod", "go.sum", "tools.go"):
-        digest.update((tool.module_dir / name).read_bytes())
-    digest.update(go_version.encode())
-    if tool.ldflags != "-s -w":
-        digest.update(tool.ldflags.encode())
-    root = Path(os.environ.get("TWK_TOOLS_DIR", pulumi_env.tools_dir().parent))
-    binary = tool.package.rsplit("/", 1)[1]
-    target = root / tool.name / digest.hexdigest()[:16] / binary
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{binary}.{os.getpid()}")
-    if not quiet:
-        print(f"[stack] building {binary} from {tool.package} (once) ...", flush=True)
-    jobs = os.environ.get("TWK_TOOLS_JOBS", "2")
-    cmd = ["go", "build", "-p", jobs, "-trimpath", "-ldflags", tool.ldflags, "-o", str(tmp)]
-    proc = subprocess.run(
-        [*cmd, tool.package], cwd=tool.module_dir, capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        raise StackError(f"building {binary} failed: {proc.stderr.strip()[-2000:]}")
-    tmp.replace(target)
-    return target
-
-
-def start_registry(directory: Path, port: int, quiet: bool = True) -> subprocess.Popen[bytes]:
+def start_registry(directory: Path, port: int) -> subprocess.Popen[bytes]:
     """Start the registry on ``127.0.0.1:port`` with its data and log in ``directory``.
 
     Returns once ``GET /v2/`` answers 200; the caller stops it (``stop_pid(proc.pid)``).
     """
-    binary = go_binary(REGISTRY, quiet=quiet)
+    binary = tool_binary("registry")
     directory.mkdir(parents=True, exist_ok=True)
     data = directory / "registry"
     config = directory / "registry.yml"
@@ -251,9 +206,7 @@ def push_base_image(registry: str) -> str:
     return ref
 
 
-def start_buildkitd(
-    directory: Path, registries: list[str], quiet: bool = True
-) -> tuple[subprocess.Popen[bytes], str]:
+def start_buildkitd(directory: Path, registries: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     """Start a BuildKit daemon (built from ``tools/buildkit``) on a unix socket in ``directory``.
 
     The docker-build provider refuses the Docker engine's built-in BuildKit ("docker" driver) and,
@@ -262,7 +215,7 @@ def start_buildkitd(
     :func:`write_buildx_store`); ``registries`` (``127.0.0.1:<port>``) are reached over plain HTTP.
     Returns the process and the socket address (``unix://...``).
     """
-    binary = go_binary(BUILDKITD, quiet=quiet)
+    binary = tool_binary("buildkitd")
     directory.mkdir(parents=True, exist_ok=True)
     sock = directory / "buildkitd.sock"
     if len(str(sock)) > 100:  # the sun_path limit
@@ -627,7 +580,7 @@ class LocalStack:
                 raise StackError(f"{self.registry_address} is taken by something else")
             self._say(f"registry: already answering on {self.registry_address}")
             return
-        proc = start_registry(self.work, self.opts.registry_port, quiet=not self.opts.verbose)
+        proc = start_registry(self.work, self.opts.registry_port)
         state.pids["registry"] = proc.pid
         state.started.append("registry")
         self._save(state)
@@ -639,9 +592,7 @@ class LocalStack:
         pid = state.pids.get("buildkitd")
         endpoint = state.buildkit_endpoint
         if pid is None or not _alive(pid) or not endpoint:
-            proc, endpoint = start_buildkitd(
-                self.work, [self.registry_address], quiet=not self.opts.verbose
-            )
+            proc, endpoint = start_buildkitd(self.work, [self.registry_address])
             state.pids["buildkitd"] = proc.pid
             state.buildkit_endpoint = endpoint
             state.started.append("buildkitd")
@@ -887,9 +838,9 @@ def _rel(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``up``, ``down``, ``status``, ``build-tools`` (registry + buildkitd)."""
+    """Command line: ``up``, ``down``, ``status``."""
     parser = argparse.ArgumentParser(prog="python -m tools.local_stack", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status", "build-tools"])
+    parser.add_argument("command", choices=["up", "down", "status"])
     defaults = Options()
     parser.add_argument("--work-dir", type=Path, default=defaults.work_dir, help="state and logs")
     parser.add_argument("--cluster-dir", type=Path, default=defaults.cluster_dir)
@@ -909,10 +860,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     try:
-        if args.command == "build-tools":
-            for tool in (REGISTRY, BUILDKITD):
-                print(f"{tool.name:10} {go_binary(tool, quiet=False)}")
-        elif args.command == "up":
+        if args.command == "up":
             summary = stack.up()
             print()
             print(summary.render())
