@@ -6,8 +6,10 @@
 # rebuilds only that group; the binaries are then hard-linked into one bin/ directory whose name is
 # the hash of all group keys. Idempotent: what is already in the cache is not rebuilt.
 #
-# Usage: tools/build.sh [--print-dir | --print-key | --versions | --help]
+# Usage: tools/build.sh [--resolve | --print-dir | --print-key | --versions | --help]
 #   (no option)   build what is missing, then print each binary's version
+#   --resolve     into an empty temporary module cache, resolve every group's module graph and
+#                 derive the files taken from modules (no compilation; what a new machine needs first)
 #   --print-dir   print the tools directory for the current pins (its bin/ holds the binaries)
 #   --print-key   print the cache key
 #   --versions    print the versions of the built binaries (fails if something is missing)
@@ -92,8 +94,7 @@ group_key() {
     find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) | LC_ALL=C sort |
       xargs sha256sum
     recipe "$1"
-    [[ "$1" != kwok ]] || echo "stages: node-initialize node-heartbeat-with-lease pod-ready pod-complete pod-delete"
-    [[ "$1" != pulumi ]] || echo "extra: pulumi-language-python-exec"
+    derived_files "$1"
     go env GOVERSION
   ) | sha256sum | cut -c1-16
 }
@@ -103,19 +104,95 @@ cache_key() {
   for g in "${GROUPS_ORDER[@]}"; do echo "$g=$(group_key "$g")"; done | sha256sum | cut -c1-16
 }
 
-# What the upstream provider's `go generate` does: the schema with its version set, and the
-# terraform mapping, both compacted, next to our main (which embeds them).
+# derived_files GROUP: the files a group takes from its modules rather than from go build, one
+# "MODULE PATH-INSIDE-THE-MODULE" per line. This list is the only place that names them: the build
+# and --resolve both read it.
+derived_files() {
+  case "$1" in
+    pulumi-kubernetes)
+      # What the upstream provider's `go generate` starts from (see prepare_kubernetes_schema).
+      printf 'github.com/pulumi/pulumi-kubernetes/provider/v4 cmd/pulumi-resource-kubernetes/%s\n' \
+        schema.json terraform-mapping.json
+      ;;
+    pulumi)
+      # The language host runs the program through this script of the sdk module.
+      echo "github.com/pulumi/pulumi/sdk/v3 python/cmd/pulumi-language-python-exec"
+      ;;
+    kwok)
+      # The kwok binary reads its node and pod lifecycle stages from its config file: the same
+      # defaults kwokctl uses (fast node start, lease heartbeat, fast pod ready/complete/delete).
+      printf 'sigs.k8s.io/kwok kustomize/stage/%s\n' node/fast/node-initialize.yaml \
+        node/heartbeat-with-lease/node-heartbeat-with-lease.yaml pod/fast/pod-ready.yaml \
+        pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml
+      ;;
+  esac
+}
+
+# module_file GROUP MODULE PATH: the absolute path of PATH inside MODULE at the version GROUP's
+# go.mod pins. Downloads the module first: on an empty module cache `go list -m` alone reports no
+# directory. Fails with one line naming the module and the file when it is missing or empty.
+module_file() {
+  local group="$1" module="$2" rel="$3" dir err
+  err="$(cd "$TOOLS/$group" && go mod download "$module" 2>&1)" ||
+    die "$group: cannot download module $module: $(head -1 <<<"$err")"
+  dir="$(cd "$TOOLS/$group" && go list -m -f '{{.Dir}}' "$module" 2>&1)" ||
+    die "$group: cannot locate module $module: $(head -1 <<<"$dir")"
+  [[ -n "$dir" ]] || die "$group: module $module has no directory in $(go env GOMODCACHE)"
+  [[ -s "$dir/$rel" ]] || die "$group: module $module has no file $rel (missing or empty in $dir)"
+  echo "$dir/$rel"
+}
+
+# derive GROUP DEST: writes the group's derived files into DEST (a fresh directory) and prints the
+# names of the files that belong next to the binaries.
+derive() {
+  local group="$1" dest="$2" module rel f
+  local -a pairs files=()
+  mapfile -t pairs < <(derived_files "$group")
+  for f in "${pairs[@]}"; do
+    read -r module rel <<<"$f"
+    f="$(module_file "$group" "$module" "$rel")" || exit 1
+    files+=("$f")
+  done
+  case "$group" in
+    pulumi-kubernetes)
+      prepare_kubernetes_schema "${files[0]}" "${files[1]}" "$dest"
+      ;;
+    pulumi)
+      install -m 0755 "${files[0]}" "$dest/pulumi-language-python-exec"
+      echo pulumi-language-python-exec
+      ;;
+    kwok)
+      for f in "${files[@]}"; do
+        echo "---"
+        cat "$f"
+      done >"$dest/kwok-stages.yaml"
+      echo kwok-stages.yaml
+      ;;
+  esac
+}
+
+# derive_dest GROUP OUT: where GROUP's derived files go: next to the provider's main (which embeds
+# them) for pulumi-kubernetes, OUT (the binaries' directory) otherwise.
+derive_dest() {
+  if [[ "$1" == pulumi-kubernetes ]]; then echo "$TOOLS/pulumi-kubernetes/cmd/pulumi-resource-kubernetes"; else echo "$2"; fi
+}
+
+# prepare_kubernetes_schema SCHEMA MAPPING DEST: what the upstream provider's `go generate` does: the
+# schema with its version set, and the terraform mapping, both compacted, into DEST; the build copies
+# them next to our main (which embeds them).
 prepare_kubernetes_schema() {
-  local moddir out="$TOOLS/pulumi-kubernetes/cmd/pulumi-resource-kubernetes"
-  moddir="$(cd "$TOOLS/pulumi-kubernetes" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)"
-  python3 - "$moddir/cmd/pulumi-resource-kubernetes" "$out" "$PK8S_VERSION" <<'PY'
+  python3 - "$1" "$2" "$3" "$PK8S_VERSION" <<'PY' || die "pulumi-kubernetes: cannot derive the embedded schema from $1"
 import json, sys
-src, out, version = sys.argv[1:4]
-schema = json.load(open(f"{src}/schema.json"))
+schema_path, mapping_path, out, version = sys.argv[1:5]
+with open(schema_path) as f:
+    schema = json.load(f)
 schema["version"] = version
-json.dump(schema, open(f"{out}/schema-embed.json", "w"), separators=(",", ":"))
-mapping = json.load(open(f"{src}/terraform-mapping.json"))
-json.dump(mapping, open(f"{out}/terraform-mapping-embed.json", "w"), separators=(",", ":"))
+with open(f"{out}/schema-embed.json", "w") as f:
+    json.dump(schema, f, separators=(",", ":"))
+with open(mapping_path) as f:
+    mapping = json.load(f)
+with open(f"{out}/terraform-mapping-embed.json", "w") as f:
+    json.dump(mapping, f, separators=(",", ":"))
 PY
 }
 
@@ -142,31 +219,15 @@ build_group() {
     mkdir -p "$(cache_root)/groups"
     rm -rf "$(cache_root)/groups/.tmp-$group".* # left by an interrupted build (we hold the lock)
     tmp="$(mktemp -d "$(cache_root)/groups/.tmp-$group.XXXXXX")"
-    [[ "$group" != pulumi-kubernetes ]] || prepare_kubernetes_schema
+    # Derived files first: they come from the module cache alone, and the provider's main embeds its.
+    derive "$group" "$(derive_dest "$group" "$tmp")" >"$tmp/.derived"
     local dest="$tmp/"
     # A single binary is named explicitly (go would name etcd's module-root package "v3").
     ((${#names[@]} == 1)) && dest="$tmp/${names[0]}"
     (cd "$TOOLS/$group" && go build -p "$JOBS" -o "$dest" "${args[@]}") ||
       die "building group $group failed"
-    if [[ "$group" == pulumi ]]; then
-      # The language host runs the program through this script from the sdk module.
-      local sdkdir
-      sdkdir="$(cd "$TOOLS/pulumi" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
-      install -m 0755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$tmp/"
-      names+=(pulumi-language-python-exec)
-    fi
-    if [[ "$group" == kwok ]]; then
-      # The kwok binary reads its node and pod lifecycle stages from its config file: the same
-      # defaults kwokctl uses (fast node start, lease heartbeat, fast pod ready/complete/delete).
-      local kwokdir f
-      kwokdir="$(cd "$TOOLS/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage"
-      for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-        pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
-        echo "---"
-        cat "$kwokdir/$f"
-      done >"$tmp/kwok-stages.yaml"
-      names+=(kwok-stages.yaml)
-    fi
+    mapfile -t -O "${#names[@]}" names <"$tmp/.derived"
+    rm "$tmp/.derived"
     for l in "${names[@]}"; do [[ -f "$tmp/$l" ]] || die "$group: $l was not produced"; done
     touch "$tmp/.complete"
     rm -rf "$gdir"
@@ -174,6 +235,31 @@ build_group() {
     echo "[tools] $group: built in $((SECONDS - start)) s"
   fi
   for l in "$gdir"/*; do ln -f "$l" "$OUT/bin/$(basename "$l")"; done
+}
+
+# resolve_all: for every group, into an empty temporary module cache, resolve the module graph
+# (go.mod files only) and derive every file the build takes from the module cache; compiles nothing.
+# What a new machine's first build needs before its first compile, checked in about a minute.
+resolve_all() {
+  local g f start=$SECONDS
+  RESOLVE_SCRATCH="$(mktemp -d)"
+  local scratch="$RESOLVE_SCRATCH"
+  export GOMODCACHE="$scratch/mod"
+  # Module files are read-only; go clean removes them.
+  trap 'go clean -modcache >/dev/null 2>&1; rm -rf "$RESOLVE_SCRATCH"' EXIT
+  for g in "${GROUPS_ORDER[@]}"; do
+    f="$(cd "$TOOLS/$g" && go list -m all 2>&1 >/dev/null)" ||
+      die "$g: the module graph of tools/$g/go.mod does not resolve: $(head -1 <<<"$f")"
+    mkdir -p "$scratch/out/$g"
+    derive "$g" "$scratch/out/$g" >/dev/null
+    [[ -n "$(derived_files "$g")" ]] || {
+      echo "[tools] $g: module graph resolves"
+      continue
+    }
+    for f in "$scratch/out/$g"/*; do [[ -s "$f" ]] || die "$g: derived file $f is empty"; done
+    echo "[tools] $g: module graph resolves; derived $(cd "$scratch/out/$g" && echo *)"
+  done
+  echo "[tools] every group resolves from an empty module cache ($((SECONDS - start)) s)"
 }
 
 print_versions() {
@@ -200,6 +286,8 @@ print_versions() {
 
 main() {
   command -v go >/dev/null || die "the go command is not on PATH"
+  export GOFLAGS="-trimpath -buildvcs=false -mod=readonly"
+  export CGO_ENABLED=0
   case "${1:-}" in
     --print-dir)
       echo "$(cache_root)/$(cache_key)"
@@ -209,12 +297,16 @@ main() {
       cache_key
       return 0
       ;;
+    --resolve)
+      resolve_all
+      return 0
+      ;;
     --versions)
       print_versions "$(cache_root)/$(cache_key)"
       return 0
       ;;
     -h | --help)
-      sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       return 0
       ;;
     "") ;;
@@ -229,8 +321,6 @@ main() {
   OUT="$(cache_root)/$(cache_key)"
   JOBS="${TWK_TOOLS_JOBS:-2}"
   mkdir -p "$OUT/bin"
-  export GOFLAGS="-trimpath -buildvcs=false -mod=readonly"
-  export CGO_ENABLED=0
   local total=$SECONDS g
   for g in "${GROUPS_ORDER[@]}"; do build_group "$g"; done
   echo "[tools] $OUT/bin ready in $((SECONDS - total)) s"
