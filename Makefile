@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
+# The Pulumi engine: the `pulumi` on PATH (users' machines, CI runners) or, without one, the kit's own
+# build in its offline environment (scripts/with-engine builds it first if missing).
+WITH_ENGINE := $(if $(shell command -v pulumi 2>/dev/null),,scripts/with-engine )
+PULUMI ?= $(WITH_ENGINE)pulumi
 
 .DEFAULT_GOAL := help
 

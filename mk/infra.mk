@@ -1,4 +1,4 @@
-# Pulumi program (issue 4): unit tests, benchmark, and the objects a stack file produces.
+# Pulumi program: unit tests, benchmark, and the objects a stack file produces.
 STACK ?= dev
 
 infra-test: $(VENV_STAMP) ## unit tests of the Pulumi program (pure specs, config errors, mocks)

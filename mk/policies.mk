@@ -1,6 +1,5 @@
 # Policy pack: tests, benchmark, and the PR gate. Included by the top Makefile (-include mk/*.mk).
 
-PULUMI ?= pulumi
 STACK ?= dev
 POLICY_PROFILE ?= production
 

@@ -1,25 +1,24 @@
 # Preview stacks (python -m infra.preview) and the commands the CI workflows run (.github/workflows).
-# Included by the top Makefile (-include mk/*.mk); uses its PY and VENV_STAMP. The engine, backend
-# and cluster come from the environment: in CI from pulumi/actions and the workflow's secrets, on
-# this machine from `source scripts/pulumi-env.sh` (the kit's own CLI, a file:// backend, the local
-# cluster's kubeconfig). tests/support/ci_commands.py holds these command lines for the tests.
+# Included by the top Makefile (-include mk/*.mk); uses its PY, VENV_STAMP, WITH_ENGINE and PULUMI.
+# The engine, backend and cluster come from the environment (in CI: pulumi/actions and the
+# workflow's secrets); without a `pulumi` on PATH, from the kit's own engine (scripts/with-engine).
+# tests/support/ci_commands.py holds these command lines for the tests.
 PR ?=
 IMAGE_REF ?=
 TTL ?=
-PULUMI ?= pulumi
 POLICY_PROFILE ?= production
 
 preview-up: $(VENV_STAMP) ## create/update preview stack pr-N: make preview-up PR=12 [IMAGE_REF=repo@sha256:..] [TTL=72h]
-	$(PY) -m infra.preview up $(PR) $(if $(IMAGE_REF),--image-ref $(IMAGE_REF)) $(if $(TTL),--ttl $(TTL))
+	$(WITH_ENGINE)$(PY) -m infra.preview up $(PR) $(if $(IMAGE_REF),--image-ref $(IMAGE_REF)) $(if $(TTL),--ttl $(TTL))
 
 preview-destroy: $(VENV_STAMP) ## destroy preview stack pr-N and remove it: make preview-destroy PR=12
-	$(PY) -m infra.preview destroy $(PR)
+	$(WITH_ENGINE)$(PY) -m infra.preview destroy $(PR)
 
 preview-list: $(VENV_STAMP) ## list preview stacks with age, TTL and expiry
-	$(PY) -m infra.preview list
+	$(WITH_ENGINE)$(PY) -m infra.preview list
 
 preview-gc: $(VENV_STAMP) ## destroy expired preview stacks: make preview-gc [TTL=72h]
-	$(PY) -m infra.preview gc $(if $(TTL),--ttl $(TTL))
+	$(WITH_ENGINE)$(PY) -m infra.preview gc $(if $(TTL),--ttl $(TTL))
 
 promote: $(VENV_STAMP) ## deploy a prebuilt digest: make promote STACK=staging|prod IMAGE_REF=repo@sha256:..
 	@test -n "$(STACK)" && test -n "$(IMAGE_REF)" || { echo "promote: set STACK and IMAGE_REF" >&2; exit 2; }

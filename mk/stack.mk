@@ -1,8 +1,11 @@
-# The local stack (issue 7): `make up` / `make down`. Orchestration in tools/local_stack.py; see the
+# The local stack: `make up` / `make down`. Orchestration in tools/local_stack.py; see the
 # README section "Local stack". Included by the top Makefile (-include mk/*.mk).
 
 up: $(VENV_STAMP) ## local stack: tools, Temporal dev server, Docker, registry, control plane, pulumi up
 	$(PY) -m tools.local_stack up
+
+stack-preview: $(VENV_STAMP) ## pulumi preview (with the policy pack) of the local stack: fails on any change
+	$(PY) -m tools.local_stack preview
 
 down: $(VENV_STAMP) ## destroy the local stack and stop everything make up started
 	$(PY) -m tools.local_stack down
@@ -17,4 +20,4 @@ test-stack: $(VENV_STAMP) ## e2e tests of make up/down, per-environment runs and
 bench-up: $(VENV_STAMP) ## pulumi up of 1 and 10 queues next to kubectl apply (table)
 	$(PY) bench/bench_up.py
 
-.PHONY: up down stack-status test-stack bench-up
+.PHONY: up stack-preview down stack-status test-stack bench-up

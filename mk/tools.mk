@@ -1,5 +1,5 @@
 # Pulumi engine, providers and a local Kubernetes control plane, built from pinned Go modules
-# (tools/*/go.mod) into a cache outside the work tree; see README, section "tools".
+# (tools/*/go.mod) into a cache outside the work tree; see README, "Engine and local cluster".
 CLUSTER_DIR ?= .cache/cluster
 
 tools: ## build the Pulumi CLI, providers, etcd, Kubernetes, kwok, registry, buildkitd, kubectl (idempotent)
@@ -7,6 +7,9 @@ tools: ## build the Pulumi CLI, providers, etcd, Kubernetes, kwok, registry, bui
 
 tools-versions: ## print the versions of the built tools
 	bash tools/build.sh --versions
+
+tools-resolve: ## into an empty module cache: resolve every module and derived file (downloads only)
+	bash tools/build.sh --resolve
 
 pulumi-env: $(VENV_STAMP) tools ## install the built providers into the repo-local PULUMI_HOME and show the env
 	$(PY) -m tools.pulumi_env setup
@@ -27,4 +30,4 @@ cluster-status: $(VENV_STAMP) ## show the local control plane's processes, API h
 test-e2e: $(VENV_STAMP) ## e2e tier only: real Pulumi CLI against the local control plane
 	$(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
-.PHONY: tools tools-versions pulumi-env cluster-up cluster-down cluster-delete cluster-status test-e2e
+.PHONY: tools tools-versions tools-resolve pulumi-env cluster-up cluster-down cluster-delete cluster-status test-e2e

@@ -4,19 +4,22 @@
 # modules under tools/*/ into a cache outside the work tree. Each group is cached under a key that
 # hashes its go.mod/go.sum, its own Go sources, its build recipe and the Go version, so a change
 # rebuilds only that group; the binaries are then hard-linked into one bin/ directory whose name is
-# the hash of all group keys. Idempotent: what is already in the cache is not rebuilt.
+# the hash of all group keys. Idempotent: what is already in the cache is not rebuilt. Groups build
+# in two lanes side by side (see LANES).
 #
-# Usage: tools/build.sh [--resolve | --print-dir | --print-key | --versions | --help]
+# Usage: tools/build.sh [--resolve [GROUP...] | --check | --print-dir | --print-key | --versions | --help]
 #   (no option)   build what is missing, then print each binary's version
-#   --resolve     into an empty temporary module cache, resolve every group's module graph and
-#                 derive the files taken from modules (no compilation; what a new machine needs first)
+#   --resolve     into an empty temporary module cache, resolve every group's (or GROUP's) module
+#                 graph and derive the files taken from modules (no compilation; a new machine's
+#                 first steps, checked in about a minute)
 #   --print-dir   print the tools directory for the current pins (its bin/ holds the binaries)
 #   --print-key   print the cache key
 #   --versions    print the versions of the built binaries (fails if something is missing)
+#   --check       exit 0 when every binary is built, else 1 with one line (prints nothing else)
 #
 # Environment: TWK_TOOLS_DIR overrides the cache root
 # (default ${XDG_CACHE_HOME:-$HOME/.cache}/temporal-workers-kit/tools); TWK_TOOLS_JOBS is go build -p
-# (default 2).
+# (default 2); TWK_TOOLS_LANES=1 builds the groups one after the other.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,7 +34,15 @@ PK8S_VERSION="4.25.0-alpha.0.20260115033456-f47bc2d6f199"
 DOCKER_BUILD_VERSION="0.0.22"
 LD="-s -w"
 
-GROUPS_ORDER=(kubernetes etcd kwok pulumi pulumi-kubernetes pulumi-docker-build registry buildkit kubectl)
+# The groups, in two build lanes that run side by side (TWK_TOOLS_LANES=1: one after the other).
+# A lane waiting for module downloads or linking a binary (single-threaded) leaves a core idle that
+# the other lane's compile takes. Each lane starts with its biggest group; kubectl follows
+# kubernetes in the same lane, so it reuses the packages kubernetes compiled.
+LANES=(
+  "kubernetes kubectl pulumi etcd registry"
+  "pulumi-kubernetes pulumi-docker-build kwok buildkit"
+)
+read -r -a GROUPS_ORDER <<<"${LANES[*]}"
 
 die() {
   echo "tools/build.sh: $*" >&2
@@ -82,6 +93,11 @@ recipe() {
       ;;
     *) die "unknown group $1" ;;
   esac
+}
+
+# recipe_args GROUP: the go build arguments of GROUP's recipe, one per line.
+recipe_args() {
+  recipe "$1" | sed '1,/^--$/d'
 }
 
 cache_root() {
@@ -201,17 +217,9 @@ PY
 build_group() {
   local group="$1" gdir tmp start=$SECONDS
   gdir="$(cache_root)/groups/$group-$(group_key "$group")"
-  local lines names=() args=() seen=0 l
-  mapfile -t lines < <(recipe "$group")
-  for l in "${lines[@]}"; do
-    if [[ "$l" == "--" ]]; then
-      seen=1
-    elif ((seen)); then
-      args+=("$l")
-    else
-      names+=("$l")
-    fi
-  done
+  local names args l
+  mapfile -t names < <(recipe "$group" | sed '/^--$/,$d')
+  mapfile -t args < <(recipe_args "$group")
   if [[ -f "$gdir/.complete" ]]; then
     echo "[tools] $group: cached"
   else
@@ -237,17 +245,21 @@ build_group() {
   for l in "$gdir"/*; do ln -f "$l" "$OUT/bin/$(basename "$l")"; done
 }
 
-# resolve_all: for every group, into an empty temporary module cache, resolve the module graph
-# (go.mod files only) and derive every file the build takes from the module cache; compiles nothing.
-# What a new machine's first build needs before its first compile, checked in about a minute.
+# resolve_all [GROUP...]: for every group (or those named), into an empty temporary module cache,
+# resolve the module graph (go.mod files only) and derive every file the build takes from the module
+# cache; compiles nothing. What a new machine's first build needs before its first compile, checked
+# in about a minute.
 resolve_all() {
   local g f start=$SECONDS
+  local -a groups=("$@")
+  ((${#groups[@]})) || groups=("${GROUPS_ORDER[@]}")
+  for g in "${groups[@]}"; do recipe "$g" >/dev/null; done
   RESOLVE_SCRATCH="$(mktemp -d)"
   local scratch="$RESOLVE_SCRATCH"
   export GOMODCACHE="$scratch/mod"
   # Module files are read-only; go clean removes them.
   trap 'go clean -modcache >/dev/null 2>&1; rm -rf "$RESOLVE_SCRATCH"' EXIT
-  for g in "${GROUPS_ORDER[@]}"; do
+  for g in "${groups[@]}"; do
     f="$(cd "$TOOLS/$g" && go list -m all 2>&1 >/dev/null)" ||
       die "$g: the module graph of tools/$g/go.mod does not resolve: $(head -1 <<<"$f")"
     mkdir -p "$scratch/out/$g"
@@ -259,16 +271,22 @@ resolve_all() {
     for f in "$scratch/out/$g"/*; do [[ -s "$f" ]] || die "$g: derived file $f is empty"; done
     echo "[tools] $g: module graph resolves; derived $(cd "$scratch/out/$g" && echo *)"
   done
-  echo "[tools] every group resolves from an empty module cache ($((SECONDS - start)) s)"
+  echo "[tools] ${groups[*]}: resolved from an empty module cache in $((SECONDS - start)) s"
 }
 
-print_versions() {
+# check_built DIR: fails with one line unless every binary of the current pins is in DIR/bin.
+check_built() {
   local bin="$1/bin" name
   for name in pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-kubernetes \
     pulumi-resource-docker-build kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl \
     registry buildkitd kubectl; do
     [[ -x "$bin/$name" ]] || die "missing $bin/$name; run make tools"
   done
+}
+
+print_versions() {
+  local bin="$1/bin"
+  check_built "$1"
   printf '%-30s %s\n' \
     pulumi "$("$bin/pulumi" version)" \
     pulumi-language-python "$("$bin/pulumi-language-python" --version)" \
@@ -298,15 +316,20 @@ main() {
       return 0
       ;;
     --resolve)
-      resolve_all
+      shift
+      resolve_all "$@"
       return 0
       ;;
     --versions)
       print_versions "$(cache_root)/$(cache_key)"
       return 0
       ;;
+    --check)
+      check_built "$(cache_root)/$(cache_key)"
+      return 0
+      ;;
     -h | --help)
-      sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       return 0
       ;;
     "") ;;
@@ -321,8 +344,18 @@ main() {
   OUT="$(cache_root)/$(cache_key)"
   JOBS="${TWK_TOOLS_JOBS:-2}"
   mkdir -p "$OUT/bin"
-  local total=$SECONDS g
-  for g in "${GROUPS_ORDER[@]}"; do build_group "$g"; done
+  local total=$SECONDS lane g pid
+  local -a lanes=("${LANES[@]}")
+  [[ "${TWK_TOOLS_LANES:-2}" != 1 ]] || lanes=("${GROUPS_ORDER[*]}")
+  # On a failure or an interrupt, stop the other lane too.
+  trap 'rc=$?; { jobs -p | xargs -r pkill -P; jobs -p | xargs -r kill; } 2>/dev/null || true; exit $rc' EXIT
+  for lane in "${lanes[@]}"; do
+    (for g in $lane; do build_group "$g"; done) &
+  done
+  for lane in "${lanes[@]}"; do
+    wait -n || die "building the tools failed (see the lines above)"
+  done
+  trap - EXIT
   echo "[tools] $OUT/bin ready in $((SECONDS - total)) s"
   print_versions "$OUT"
 }

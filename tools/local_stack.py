@@ -412,8 +412,8 @@ class Summary:
             "Look at it:",
             f"  export KUBECONFIG={self.kubeconfig}",
             f"  kubectl -n {self.namespace} get deploy,hpa,pdb,pods -l {PART_OF}",
-            f"  source scripts/pulumi-env.sh && pulumi -C {self.project_dir} stack output "
-            f"--stack {self.stack}",
+            f"  scripts/with-engine pulumi -C {self.project_dir} stack output --stack {self.stack}",
+            "  make stack-preview   # pulumi preview of the deployed stack: expects no changes",
             f"  .venv/bin/temporal task-queue describe --address {self.temporal_address} "
             "--task-queue orders",
             "  make stack-status    # processes, stack outputs, workloads",
@@ -667,13 +667,9 @@ class LocalStack:
                 "--policy-pack-config policies/config/production.json"
             )
             self._pulumi_ok(
-                [
-                    "up", "--stack", self.opts.stack, "--yes",
-                    "--policy-pack", str(POLICY_PACK),
-                    "--policy-pack-config", str(self.opts.policy_config),
-                ],
+                ["up", "--stack", self.opts.stack, "--yes", *self.policy_args],
                 stream=self.opts.verbose,
-            )  # fmt: skip
+            )
         with timed("HPA scale-up"):
             # Without `replicas` (the HPA owns them) a new Deployment starts with one pod; the
             # HPA controller raises it to minReplicas on its next sync (15 s period).
@@ -770,6 +766,37 @@ class LocalStack:
             project_dir=_rel(self.project),
         )
 
+    @property
+    def policy_args(self) -> list[str]:
+        """The policy pack and its production profile, as ``up`` and ``preview`` pass them."""
+        return [
+            "--policy-pack",
+            str(POLICY_PACK),
+            "--policy-pack-config",
+            str(self.opts.policy_config),
+        ]
+
+    def preview(self) -> str:
+        """``pulumi preview --diff --expect-no-changes`` of the deployed stack, with the pack.
+
+        Fails (:class:`StackError`, with the engine's output) when the stack is not up or when the
+        preview would change anything: a deployed local stack must be stable.
+        """
+        if not (self.project.is_dir() and self.state_file.is_file()):
+            raise StackError("the local stack is not up: run make up")
+        self._say(f"pulumi preview --stack {self.opts.stack} --diff --expect-no-changes")
+        return self._pulumi_ok(
+            [
+                "preview",
+                "--stack",
+                self.opts.stack,
+                "--diff",
+                "--expect-no-changes",
+                *self.policy_args,
+            ],
+            stream=self.opts.verbose,
+        )
+
     def down(self) -> list[str]:
         """Destroy the stack and stop what ``up`` started; returns the steps taken."""
         state = self.load_state()
@@ -838,9 +865,9 @@ def _rel(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``up``, ``down``, ``status``."""
+    """Command line: ``up``, ``preview``, ``down``, ``status``."""
     parser = argparse.ArgumentParser(prog="python -m tools.local_stack", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "preview", "down", "status"])
     defaults = Options()
     parser.add_argument("--work-dir", type=Path, default=defaults.work_dir, help="state and logs")
     parser.add_argument("--cluster-dir", type=Path, default=defaults.cluster_dir)
@@ -864,6 +891,10 @@ def main(argv: list[str] | None = None) -> int:
             summary = stack.up()
             print()
             print(summary.render())
+        elif args.command == "preview":
+            out = stack.preview()
+            if not stack.opts.verbose:
+                print(out, end="")
         elif args.command == "down":
             began = time.monotonic()
             steps = stack.down()

@@ -6,13 +6,17 @@ One implementation for every caller: the e2e tests import :func:`engine_env` and
 
 The environment it produces:
 
-* ``PATH`` starts with the tools ``bin/`` directory (``pulumi``, the Python language host and the
-  ``pulumi-resource-*`` providers), then the repo's virtualenv;
+* ``PATH`` starts with the tools ``bin/`` directory (``pulumi`` and, next to it, the Python
+  language host, which the engine finds there as a bundled plugin), then the repo's virtualenv;
 * ``PULUMI_HOME`` is repo-local (``.cache/pulumi-home``, git-ignored) and holds the plugins,
-  installed from the built binaries with ``pulumi plugin install resource NAME VERSION --file BIN``;
+  installed from the built binaries with ``pulumi plugin install resource NAME VERSION --file BIN``
+  under the version the installed Python SDK asks for (its ``pulumi-plugin.json``);
+* ``PULUMI_IGNORE_AMBIENT_PLUGINS`` is true: providers come from ``PULUMI_HOME`` only, never from
+  ``PATH`` (which would warn "using pulumi-resource-… from $PATH" on every run);
 * ``PULUMI_BACKEND_URL`` is a local ``file://`` backend (``.cache/pulumi-state`` by default);
 * ``PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION``, ``PULUMI_SKIP_UPDATE_CHECK`` and
   ``PULUMI_SKIP_CONFIRMATIONS`` are true, so the engine never reaches out to the network;
+* ``KUBECONFIG`` (shell output only, when unset) is the local control plane's (``make cluster-up``);
 * ``PULUMI_CONFIG_PASSPHRASE`` encrypts the local stacks' secrets (a fixed development value unless
   one is already set: these stacks are local test stacks, not production).
 """
@@ -20,37 +24,50 @@ The environment it produces:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = REPO_ROOT / "tools" / "build.sh"
 DEFAULT_PULUMI_HOME = REPO_ROOT / ".cache" / "pulumi-home"
 DEFAULT_STATE_DIR = REPO_ROOT / ".cache" / "pulumi-state"
+LOCAL_KUBECONFIG = REPO_ROOT / ".cache" / "cluster" / "kubeconfig"
 DEV_PASSPHRASE = "twk-local-development-only"
 
 
 @dataclass(frozen=True)
 class Plugin:
-    """A resource provider built by tools/build.sh and the version it is installed under."""
+    """A resource provider built by tools/build.sh, and the Python SDK package that drives it."""
 
     name: str
-    version: str
+    sdk_package: str
 
     @property
     def binary(self) -> str:
         """File name of the provider binary."""
         return f"pulumi-resource-{self.name}"
 
+    @property
+    def version(self) -> str:
+        """The provider version the installed Python SDK asks the engine for.
 
-# Keep in step with PK8S_VERSION and DOCKER_BUILD_VERSION in tools/build.sh.
+        The engine loads a provider from ``PULUMI_HOME`` only at exactly this version, so the built
+        binary is installed under it; the binary reports its own version, which the engine checks is
+        at least this one (``tests/unit/test_engine_env.py`` checks the same without an engine).
+        """
+        meta = resources.files(self.sdk_package).joinpath("pulumi-plugin.json").read_text()
+        return str(json.loads(meta)["version"])
+
+
 PLUGINS: tuple[Plugin, ...] = (
-    Plugin("kubernetes", "4.25.0-alpha.0.20260115033456-f47bc2d6f199"),
-    Plugin("docker-build", "0.0.22"),
+    Plugin("kubernetes", "pulumi_kubernetes"),
+    Plugin("docker-build", "pulumi_docker_build"),
 )
 
 
@@ -58,16 +75,27 @@ class ToolsError(RuntimeError):
     """The tools could not be built or located."""
 
 
-def build_tools(*, quiet: bool = False) -> Path:
+def build_tools(*, quiet: bool = False, progress_to_stderr: bool = False) -> Path:
     """Build any missing binary (idempotent; seconds when everything is cached).
 
-    Returns the tools directory whose ``bin/`` holds the binaries.
+    Args:
+        quiet: discard the build's progress lines.
+        progress_to_stderr: send them to stderr (for callers whose stdout is parsed).
+
+    Returns:
+        The tools directory whose ``bin/`` holds the binaries.
     """
-    out = None if not quiet else subprocess.DEVNULL
+    out = subprocess.DEVNULL if quiet else (sys.stderr if progress_to_stderr else None)
     proc = subprocess.run(["bash", str(BUILD_SCRIPT)], stdout=out, check=False)
     if proc.returncode != 0:
         raise ToolsError(f"{BUILD_SCRIPT} failed with exit code {proc.returncode}")
     return tools_dir()
+
+
+def tools_built() -> bool:
+    """Whether every binary of the current pins is built (``tools/build.sh --check``)."""
+    proc = subprocess.run(["bash", str(BUILD_SCRIPT), "--check"], capture_output=True, check=False)
+    return proc.returncode == 0
 
 
 def tools_dir() -> Path:
@@ -107,6 +135,7 @@ def engine_env(
             "PULUMI_HOME": str(pulumi_home),
             "PULUMI_BACKEND_URL": backend_dir.resolve().as_uri(),
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_SKIP_CONFIRMATIONS": "true",
             "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
@@ -121,9 +150,13 @@ def engine_env(
 
 
 def install_plugins(env: dict[str, str], bin_dir: Path | None = None) -> list[str]:
-    """Install the built providers into ``env["PULUMI_HOME"]`` (skips those already there).
+    """Install the built providers into ``env["PULUMI_HOME"]``.
 
-    Returns the names of the plugins that were installed by this call.
+    A provider already installed from the same binary (path, size and modification time, kept in a
+    stamp file next to it) is skipped; a rebuilt one is installed again.
+
+    Returns:
+        The names of the plugins that were installed by this call.
     """
     bin_path = bin_dir or tools_bin()
     plugins_dir = Path(env["PULUMI_HOME"]) / "plugins"
@@ -133,13 +166,17 @@ def install_plugins(env: dict[str, str], bin_dir: Path | None = None) -> list[st
         if not binary.is_file():
             raise ToolsError(f"{binary} is missing; run make tools")
         target = plugins_dir / f"resource-{plugin.name}-v{plugin.version}"
-        if (target / plugin.binary).is_file():
+        stat = binary.stat()
+        source = f"{binary.resolve()} {stat.st_size} {stat.st_mtime_ns}\n"
+        stamp = target / ".twk-source"
+        if (target / plugin.binary).is_file() and stamp.is_file() and stamp.read_text() == source:
             continue
         cmd = ["pulumi", "plugin", "install", "resource", plugin.name, plugin.version]
-        cmd += ["--file", str(binary)]
+        cmd += ["--file", str(binary), "--reinstall"]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise ToolsError(f"{shlex.join(cmd)} failed: {proc.stderr.strip()}")
+        stamp.write_text(source)
         installed.append(f"{plugin.name} {plugin.version}")
     return installed
 
@@ -160,23 +197,34 @@ def run_pulumi(
     )
 
 
+# What `shell` exports: what engine_env sets for the engine itself ...
+ENGINE_VARS = (
+    "PATH",
+    "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION",
+    "PULUMI_IGNORE_AMBIENT_PLUGINS",
+    "PULUMI_SKIP_UPDATE_CHECK",
+    "PULUMI_SKIP_CONFIRMATIONS",
+    "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK",
+    "PULUMI_PYTHON_CMD",
+)
+# ... and defaults for what the caller may have chosen already (their own backend, plugin home,
+# cluster or passphrase), which `shell` then keeps.
+CALLER_CHOICES = ("PULUMI_HOME", "PULUMI_BACKEND_URL", "KUBECONFIG", "PULUMI_CONFIG_PASSPHRASE")
+
+
 def _shell(args: argparse.Namespace) -> int:
-    env = engine_env(bin_dir=tools_bin(Path(args.tools_dir)) if args.tools_dir else None)
-    names = [
-        "PATH",
-        "PULUMI_HOME",
-        "PULUMI_BACKEND_URL",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION",
-        "PULUMI_SKIP_UPDATE_CHECK",
-        "PULUMI_SKIP_CONFIRMATIONS",
-        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK",
-        "PULUMI_PYTHON_CMD",
-    ]
-    if "PULUMI_CONFIG_PASSPHRASE" not in os.environ and "PULUMI_CONFIG_PASSPHRASE_FILE" not in (
-        os.environ
-    ):
-        names.append("PULUMI_CONFIG_PASSPHRASE")
-    for name in names:
+    bin_dir = tools_bin(Path(args.tools_dir)) if args.tools_dir else None
+    if args.ensure and bin_dir is None and not tools_built():
+        print("pulumi_env: building the kit's engine first (make tools) ...", file=sys.stderr)
+        build_tools(progress_to_stderr=True)
+    env = engine_env(bin_dir=bin_dir)
+    if not env.get("KUBECONFIG") and LOCAL_KUBECONFIG.is_file():
+        env["KUBECONFIG"] = str(LOCAL_KUBECONFIG)
+    env.update({name: os.environ[name] for name in CALLER_CHOICES if os.environ.get(name)})
+    if args.ensure:
+        install_plugins(env, bin_dir)
+    defaults = [n for n in CALLER_CHOICES if env.get(n) and not os.environ.get(n)]
+    for name in (*ENGINE_VARS, *defaults):
         print(f"export {name}={shlex.quote(env[name])}")
     return 0
 
@@ -197,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     shell = sub.add_parser("shell", help="print export lines for a POSIX shell")
     shell.add_argument("--tools-dir", help="tools directory (default: tools/build.sh --print-dir)")
+    shell.add_argument(
+        "--ensure",
+        action="store_true",
+        help="build the tools if missing (progress on stderr) and install the providers first",
+    )
     setup = sub.add_parser("setup", help="install the built providers into PULUMI_HOME")
     setup.add_argument("--build", action="store_true", help="run tools/build.sh first")
     args = parser.parse_args(argv)

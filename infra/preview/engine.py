@@ -36,8 +36,8 @@ def find_cli(env: dict[str, str]) -> Path:
     found = shutil.which("pulumi", path=env.get("PATH", ""))
     if not found:
         raise PreviewError(
-            "pulumi CLI not found on PATH: install it (CI: pulumi/actions) or, with the kit's "
-            "own build, run `make tools` and `source scripts/pulumi-env.sh`"
+            "pulumi CLI not found on PATH: install it (CI: pulumi/actions) or use the kit's own "
+            "engine: `source scripts/pulumi-env.sh` (the make targets do that themselves)"
         )
     return Path(found)
 

@@ -35,7 +35,8 @@ def _make_project(workdir: Path, stack: str) -> Path:
     project = local_stack.generate_project(workdir, stack, REPO_ROOT / f"Pulumi.{stack}.yaml")
     shutil.copy2(REPO_ROOT / "Makefile", project / "Makefile")
     shutil.copytree(REPO_ROOT / "mk", project / "mk")
-    (project / "policies").symlink_to(REPO_ROOT / "policies", target_is_directory=True)
+    for shared in ("policies", "scripts", "tools"):
+        (project / shared).symlink_to(REPO_ROOT / shared, target_is_directory=True)
     (project / ".venv").symlink_to(REPO_ROOT / ".venv", target_is_directory=True)
     # The venv stamp's inputs, older than the stamp: make must not reinstall the shared venv.
     stamp = (REPO_ROOT / ".venv" / ".installed").stat().st_mtime
@@ -47,11 +48,21 @@ def _make_project(workdir: Path, stack: str) -> Path:
     return project
 
 
-def _make(engine: Engine, project: Path, args: list[str]) -> tuple[int, str]:
+def _without_pulumi_on_path(env: dict[str, str]) -> dict[str, str]:
+    """``env`` as on a machine with no ``pulumi`` on PATH (backend, cluster and home kept)."""
+    dirs = env["PATH"].split(os.pathsep)
+    kept = [d for d in dirs if not (Path(d) / "pulumi").exists()]
+    assert len(kept) < len(dirs), "the engine env must have had a pulumi on PATH"
+    return {**env, "PATH": os.pathsep.join(kept)}
+
+
+def _make(
+    engine: Engine, project: Path, args: list[str], env: dict[str, str] | None = None
+) -> tuple[int, str]:
     proc = subprocess.run(
         args,
         cwd=project,
-        env=engine.env,
+        env=env or engine.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -62,15 +73,23 @@ def _make(engine: Engine, project: Path, args: list[str]) -> tuple[int, str]:
 
 
 def test_policy_gate_then_promote_staging(engine: Engine, tmp_path: Path) -> None:
-    """`make policy-gate` passes staging's stack file; `make promote` deploys a digest to it."""
+    """`make policy-gate` passes staging's stack file; `make promote` deploys a digest to it.
+
+    The gate runs as on this kit's offline machines (no `pulumi` on PATH: the make target brings
+    the kit's own engine, nothing sourced first), the promotion as on a CI runner (a `pulumi` on
+    PATH); neither prints a warning.
+    """
     stack, namespace = "staging", "temporal-workers-staging"
     project = _make_project(tmp_path / "project", stack)
     repo_stack_file = (REPO_ROOT / f"Pulumi.{stack}.yaml").read_bytes()
     code, out = _make(engine, project, ["pulumi", "stack", "init", stack, "--non-interactive"])
     assert code == 0, out
     try:
-        code, gate = _make(engine, project, argv(POLICY_GATE, stack=stack))
+        offline = _without_pulumi_on_path(engine.env)
+        code, gate = _make(engine, project, argv(POLICY_GATE, stack=stack), env=offline)
         assert code == 0, gate[-6000:]
+        assert "scripts/with-engine pulumi preview" in gate
+        assert "warning" not in gate.lower(), gate[-6000:]
         assert "--policy-pack-config policies/config/production.json" in gate
         assert "Policies:" in gate and PACK_NAME in gate.split("Policies:", 1)[1], gate[-3000:]
         status, _ = engine.cluster.api("GET", f"/api/v1/namespaces/{namespace}")
@@ -80,6 +99,7 @@ def test_policy_gate_then_promote_staging(engine: Engine, tmp_path: Path) -> Non
         ref = f"registry.invalid/temporal-workers/worker@sha256:{digest}"
         code, promoted = _make(engine, project, argv(PROMOTE, stack=stack, image_ref=ref))
         assert code == 0, promoted[-6000:]
+        assert "warning" not in promoted.lower(), promoted[-6000:]
         copy = yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())
         assert copy["config"]["temporal-workers:image"]["ref"] == ref
         deployments = wait_available(engine.cluster, namespace, 3)

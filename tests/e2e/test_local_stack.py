@@ -76,6 +76,8 @@ def _up_check_down(
     up = _cli("up", args, env)
     assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
     out = up.stdout
+    # The engine's own output is streamed into it: no warning (plugins from PATH, versions, ...).
+    assert "warning" not in out.lower(), out[-6000:]
 
     # What was deployed, through the API server.
     cluster = engine.cluster
@@ -125,6 +127,12 @@ def _up_check_down(
     assert "cluster" not in state["started"], "the session's cluster was already running"
     started_pids = [state["pids"][name] for name in ("temporal", "registry", "buildkitd")]
     assert all(local_stack._alive(pid) for pid in started_pids)
+
+    # An unchanged stack previews as unchanged (--expect-no-changes fails otherwise), quietly.
+    preview = _cli("preview", args, env)
+    assert preview.returncode == 0, preview.stdout[-6000:] + preview.stderr[-2000:]
+    assert "warning" not in preview.stdout.lower(), preview.stdout[-6000:]
+    assert re.search(r"^\s+\d+ unchanged$", preview.stdout, re.M), preview.stdout[-3000:]
 
     status = _cli("status", args, env)
     assert status.returncode == 0, status.stderr

@@ -8,8 +8,10 @@ documented engine commands.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
 SETUP_ACTION = REPO / ".github" / "actions" / "setup" / "action.yml"
 E2E_DIR = REPO / "tests" / "e2e"
+MAKE = shutil.which("make") or "make"
 SETUP_COMMANDS = {"make venv"}
 """Commands of the setup action that only prepare the runner (the e2e fixtures do the same)."""
 
@@ -184,10 +187,14 @@ def test_main_deploys_staging_and_tags_promote_prod() -> None:
     assert "sha-$GITHUB_SHA" in prod and "sha-${{ github.sha }}" in str(main)
 
 
-def _dry_run(*args: str) -> list[str]:
+def _dry_run_with(*args: str, path: str | None = None) -> list[str]:
+    env = dict(os.environ)
+    if path is not None:
+        env["PATH"] = path
     proc = subprocess.run(
-        ["make", "-n", "--no-print-directory", *args],
+        [MAKE, "-n", "--no-print-directory", *args],
         cwd=REPO,
+        env=env,
         capture_output=True,
         text=True,
         check=True,
@@ -196,8 +203,21 @@ def _dry_run(*args: str) -> list[str]:
     return [line.strip() for line in proc.stdout.splitlines() if not stamp.match(line)]
 
 
-def test_make_targets_expand_to_the_documented_commands() -> None:
+@pytest.fixture
+def runner_path(tmp_path: Path) -> str:
+    """A PATH like a CI runner's: a ``pulumi`` on it (a stub; make -n never runs it)."""
+    stub = tmp_path / "pulumi"
+    stub.write_text("#!/bin/sh\nexit 0\n")
+    stub.chmod(0o755)
+    return f"{tmp_path}{os.pathsep}{os.environ['PATH']}"
+
+
+def test_make_targets_expand_to_the_documented_commands(runner_path: str) -> None:
     ref = "ghcr.io/acme/worker@sha256:" + "a" * 64
+
+    def _dry_run(*args: str) -> list[str]:
+        return _dry_run_with(*args, path=runner_path)
+
     assert _dry_run("preview-up", "PR=12", f"IMAGE_REF={ref}") == [
         f".venv/bin/python -m infra.preview up 12 --image-ref {ref}"
     ]
@@ -219,3 +239,30 @@ def test_make_targets_expand_to_the_documented_commands() -> None:
         "pulumi up --stack prod --yes --non-interactive --policy-pack policies "
         "--policy-pack-config policies/config/production.json"
     )
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        ("policy-gate", "STACK=local"),
+        ("promote", "STACK=prod", "IMAGE_REF=r@sha256:" + "a" * 64),
+        ("preview-up", "PR=12"),
+        ("preview-destroy", "PR=12"),
+        ("preview-list",),
+        ("preview-gc",),
+    ],
+    ids=lambda t: t[0],
+)
+def test_engine_targets_use_the_kits_engine_without_a_pulumi_on_path(
+    target: tuple[str, ...], tmp_path: Path
+) -> None:
+    """No `pulumi` on PATH: every engine command goes through scripts/with-engine."""
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for tool in ("bash", "sh"):
+        (bare / tool).symlink_to(shutil.which(tool) or f"/bin/{tool}")
+    lines = _dry_run_with(*target, path=str(bare))
+    engine = [line for line in lines if "pulumi " in line or "infra.preview" in line]
+    assert engine, lines
+    for line in engine:
+        assert line.startswith("scripts/with-engine "), line

@@ -247,8 +247,8 @@ def test_missing_cli_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: P
     err = capsys.readouterr().err
     assert code == 1
     assert err == (
-        "preview: pulumi CLI not found on PATH: install it (CI: pulumi/actions) or, with the "
-        "kit's own build, run `make tools` and `source scripts/pulumi-env.sh`\n"
+        "preview: pulumi CLI not found on PATH: install it (CI: pulumi/actions) or use the kit's "
+        "own engine: `source scripts/pulumi-env.sh` (the make targets do that themselves)\n"
     )
 
 
