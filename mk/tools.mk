@@ -11,6 +11,9 @@ tools-versions: ## print the versions of the built tools
 tools-resolve: ## into an empty module cache: resolve every module and derived file (downloads only)
 	bash tools/build.sh --resolve
 
+bench-first-run: $(VENV_STAMP) ## cold make tools (FIRST_RUN_ARGS=--ci: cold .ci/run) with empty caches, as a table
+	$(PY) bench/first_run.py $(FIRST_RUN_ARGS)
+
 pulumi-env: $(VENV_STAMP) tools ## install the built providers into the repo-local PULUMI_HOME and show the env
 	$(PY) -m tools.pulumi_env setup
 	@echo "use it in a shell with: source scripts/pulumi-env.sh"
@@ -30,4 +33,4 @@ cluster-status: $(VENV_STAMP) ## show the local control plane's processes, API h
 test-e2e: $(VENV_STAMP) ## e2e tier only: real Pulumi CLI against the local control plane
 	$(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
-.PHONY: tools tools-versions tools-resolve pulumi-env cluster-up cluster-down cluster-delete cluster-status test-e2e
+.PHONY: tools tools-versions tools-resolve bench-first-run pulumi-env cluster-up cluster-down cluster-delete cluster-status test-e2e

@@ -67,7 +67,7 @@ recipe() {
       printf '%s\n' etcd -- -ldflags "$LD" go.etcd.io/etcd/server/v3
       ;;
     kwok)
-      printf '%s\n' kwok kwokctl -- -ldflags "$LD" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
+      printf '%s\n' kwok -- -ldflags "$LD" sigs.k8s.io/kwok/cmd/kwok
       ;;
     pulumi)
       printf '%s\n' pulumi pulumi-language-python -- -ldflags \
@@ -278,7 +278,7 @@ resolve_all() {
 check_built() {
   local bin="$1/bin" name
   for name in pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-kubernetes \
-    pulumi-resource-docker-build kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl \
+    pulumi-resource-docker-build kube-apiserver kube-controller-manager kube-scheduler etcd kwok \
     registry buildkitd kubectl; do
     [[ -x "$bin/$name" ]] || die "missing $bin/$name; run make tools"
   done

@@ -91,6 +91,10 @@ class WorkerImage(pulumi.ComponentResource):
             network=docker_build.NetworkMode(image.network),
             platforms=[docker_build.Platform(image.platform)] if image.platform else None,
             registries=registries,
+            # A preview does not build: `pulumi up` would otherwise build twice (its preview, then
+            # the update), and a preview of a new stack warns "Skipping preview build because some
+            # inputs are unknown". Build errors surface on `up` (and in CI's own image build).
+            build_on_preview=False,
             opts=opts,
         )
         return built.digest.apply(lambda digest: digest_ref(image.repository, digest))

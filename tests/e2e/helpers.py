@@ -38,3 +38,21 @@ class Engine:
         shutil.copytree(PROGRAMS_DIR / program, target)
         self.ok(["stack", "init", stack], target)
         return target
+
+
+# What every engine run used to print: a provider taken from PATH, and an SDK asking for a newer
+# provider than the one built.
+PLUGIN_WARNINGS = ("from $PATH", "is expected to have version")
+
+
+def assert_quiet_engine_run(output: str) -> None:
+    """An engine run's output has no diagnostic: no warning (and no error) the engine keeps.
+
+    The engine lists every diagnostic it keeps under "Diagnostics:"; a provider's progress lines
+    while it waits for a Deployment ("warning: [MinimumReplicasUnavailable] …" until the pods are
+    ready) are status, shown once and not kept, so they do not count.
+    """
+    at = output.find("Diagnostics:")
+    assert at < 0, output[at : at + 3000]
+    for text in PLUGIN_WARNINGS:
+        assert text not in output, output[-6000:]
