@@ -62,8 +62,11 @@ def run(ci: bool, keep: bool) -> int:
     assert proc.stdout is not None
     tools_done = None
     tail: list[str] = []
+    summary = ""
     for line in proc.stdout:
         tail = [*tail[-40:], line]
+        if re.match(r"^=+ .*\b(passed|failed)\b.* in [\d.]+s", line):
+            summary = line.strip("= \n")
         match = GROUP_LINE.match(line.strip())
         if match:
             groups[match["group"]] = int(match["seconds"])
@@ -86,6 +89,8 @@ def run(ci: bool, keep: bool) -> int:
             f"| **`bash .ci/run`, cold** (exit {code}) | **{total / 60:.1f} min** "
             f"| ≤ 45 min: {met} |"
         )
+    if summary:
+        print(f"\npytest: {summary}")
     if keep:
         print(f"\ncaches kept in {scratch}")
     else:
