@@ -4,8 +4,7 @@
 # modules under tools/*/ into a cache outside the work tree. Each group is cached under a key that
 # hashes its go.mod/go.sum, its own Go sources, its build recipe and the Go version, so a change
 # rebuilds only that group; the binaries are then hard-linked into one bin/ directory whose name is
-# the hash of all group keys. Idempotent: what is already in the cache is not rebuilt. Groups build
-# in two lanes side by side (see LANES).
+# the hash of all group keys. Idempotent: what is already in the cache is not rebuilt.
 #
 # Usage: tools/build.sh [--resolve [GROUP...] | --check | --print-dir | --print-key | --versions | --help]
 #   (no option)   build what is missing, then print each binary's version
@@ -19,7 +18,7 @@
 #
 # Environment: TWK_TOOLS_DIR overrides the cache root
 # (default ${XDG_CACHE_HOME:-$HOME/.cache}/temporal-workers-kit/tools); TWK_TOOLS_JOBS is go build -p
-# (default 2); TWK_TOOLS_LANES=1 builds the groups one after the other.
+# (default 2).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,15 +33,10 @@ PK8S_VERSION="4.25.0-alpha.0.20260115033456-f47bc2d6f199"
 DOCKER_BUILD_VERSION="0.0.22"
 LD="-s -w"
 
-# The groups, in two build lanes that run side by side (TWK_TOOLS_LANES=1: one after the other).
-# A lane waiting for module downloads or linking a binary (single-threaded) leaves a core idle that
-# the other lane's compile takes. Each lane starts with its biggest group; kubectl follows
-# kubernetes in the same lane, so it reuses the packages kubernetes compiled.
-LANES=(
-  "kubernetes kubectl pulumi etcd registry"
-  "pulumi-kubernetes pulumi-docker-build kwok buildkit"
-)
-read -r -a GROUPS_ORDER <<<"${LANES[*]}"
+# The groups, built one after the other (each with go build -p 2 on the machine's 2 cores); kubectl
+# follows kubernetes, so it reuses the packages kubernetes compiled. Two groups side by side were
+# measured no faster on 2 cores (README, "Build: make tools").
+GROUPS_ORDER=(kubernetes kubectl pulumi etcd registry pulumi-kubernetes pulumi-docker-build kwok buildkit)
 
 die() {
   echo "tools/build.sh: $*" >&2
@@ -190,12 +184,16 @@ derive() {
 # derive_dest GROUP OUT: where GROUP's derived files go: next to the provider's main (which embeds
 # them) for pulumi-kubernetes, OUT (the binaries' directory) otherwise.
 derive_dest() {
-  if [[ "$1" == pulumi-kubernetes ]]; then echo "$TOOLS/pulumi-kubernetes/cmd/pulumi-resource-kubernetes"; else echo "$2"; fi
+  if [[ "$1" == pulumi-kubernetes ]]; then
+    echo "$TOOLS/pulumi-kubernetes/cmd/pulumi-resource-kubernetes"
+  else
+    echo "$2"
+  fi
 }
 
 # prepare_kubernetes_schema SCHEMA MAPPING DEST: what the upstream provider's `go generate` does: the
-# schema with its version set, and the terraform mapping, both compacted, into DEST; the build copies
-# them next to our main (which embeds them).
+# schema with its version set, and the terraform mapping, both compacted, into DEST (for the build:
+# next to our main, which embeds them).
 prepare_kubernetes_schema() {
   python3 - "$1" "$2" "$3" "$PK8S_VERSION" <<'PY' || die "pulumi-kubernetes: cannot derive the embedded schema from $1"
 import json, sys
@@ -227,7 +225,7 @@ build_group() {
     mkdir -p "$(cache_root)/groups"
     rm -rf "$(cache_root)/groups/.tmp-$group".* # left by an interrupted build (we hold the lock)
     tmp="$(mktemp -d "$(cache_root)/groups/.tmp-$group.XXXXXX")"
-    # Derived files first: they come from the module cache alone, and the provider's main embeds its.
+    # Derived files first: the provider's main embeds its two, so they must exist before go build.
     derive "$group" "$(derive_dest "$group" "$tmp")" >"$tmp/.derived"
     local dest="$tmp/"
     # A single binary is named explicitly (go would name etcd's module-root package "v3").
@@ -329,7 +327,7 @@ main() {
       return 0
       ;;
     -h | --help)
-      sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       return 0
       ;;
     "") ;;
@@ -344,18 +342,8 @@ main() {
   OUT="$(cache_root)/$(cache_key)"
   JOBS="${TWK_TOOLS_JOBS:-2}"
   mkdir -p "$OUT/bin"
-  local total=$SECONDS lane g pid
-  local -a lanes=("${LANES[@]}")
-  [[ "${TWK_TOOLS_LANES:-2}" != 1 ]] || lanes=("${GROUPS_ORDER[*]}")
-  # On a failure or an interrupt, stop the other lane too.
-  trap 'rc=$?; { jobs -p | xargs -r pkill -P; jobs -p | xargs -r kill; } 2>/dev/null || true; exit $rc' EXIT
-  for lane in "${lanes[@]}"; do
-    (for g in $lane; do build_group "$g"; done) &
-  done
-  for lane in "${lanes[@]}"; do
-    wait -n || die "building the tools failed (see the lines above)"
-  done
-  trap - EXIT
+  local total=$SECONDS g
+  for g in "${GROUPS_ORDER[@]}"; do build_group "$g"; done
   echo "[tools] $OUT/bin ready in $((SECONDS - total)) s"
   print_versions "$OUT"
 }
