@@ -776,26 +776,22 @@ class LocalStack:
             str(self.opts.policy_config),
         ]
 
-    def preview(self) -> str:
-        """``pulumi preview --diff --expect-no-changes`` of the deployed stack, with the pack.
+    def preview(self, *, expect_no_changes: bool = True) -> str:
+        """``pulumi preview --diff`` of the local stack as ``make up`` deploys it, with the pack.
 
-        Fails (:class:`StackError`, with the engine's output) when the stack is not up or when the
-        preview would change anything: a deployed local stack must be stable.
+        Runs on the generated project, rewritten from the repo's ``Pulumi.local.yaml`` first (so an
+        edit of that file shows as a change, and the repo's file is never written by the engine).
+        Fails (:class:`StackError`, with the engine's output) when the stack is not up, when a
+        mandatory policy fails, or, with ``expect_no_changes``, when anything would change.
         """
         if not (self.project.is_dir() and self.state_file.is_file()):
             raise StackError("the local stack is not up: run make up")
-        self._say(f"pulumi preview --stack {self.opts.stack} --diff --expect-no-changes")
-        return self._pulumi_ok(
-            [
-                "preview",
-                "--stack",
-                self.opts.stack,
-                "--diff",
-                "--expect-no-changes",
-                *self.policy_args,
-            ],
-            stream=self.opts.verbose,
-        )
+        self.write_project()
+        args = ["preview", "--stack", self.opts.stack, "--diff", *self.policy_args]
+        if expect_no_changes:
+            args.append("--expect-no-changes")
+        self._say("pulumi " + " ".join(args))
+        return self._pulumi_ok(args, stream=self.opts.verbose)
 
     def down(self) -> list[str]:
         """Destroy the stack and stop what ``up`` started; returns the steps taken."""
@@ -875,6 +871,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temporal-port", type=int, default=defaults.temporal_port)
     parser.add_argument("--registry-port", type=int, default=defaults.registry_port)
     parser.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+    parser.add_argument(
+        "--policy-config", type=Path, default=defaults.policy_config, help="policy pack profile"
+    )
+    parser.add_argument(
+        "--allow-changes", action="store_true", help="preview: do not fail when something changes"
+    )
     args = parser.parse_args(argv)
     stack = LocalStack(
         Options(
@@ -883,6 +885,7 @@ def main(argv: list[str] | None = None) -> int:
             backend_dir=args.backend_dir,
             temporal_port=args.temporal_port,
             registry_port=args.registry_port,
+            policy_config=args.policy_config.resolve(),
             verbose=not args.quiet,
         )
     )
@@ -892,7 +895,7 @@ def main(argv: list[str] | None = None) -> int:
             print()
             print(summary.render())
         elif args.command == "preview":
-            out = stack.preview()
+            out = stack.preview(expect_no_changes=not args.allow_changes)
             if not stack.opts.verbose:
                 print(out, end="")
         elif args.command == "down":

@@ -244,7 +244,7 @@ def test_make_targets_expand_to_the_documented_commands(runner_path: str) -> Non
 @pytest.mark.parametrize(
     "target",
     [
-        ("policy-gate", "STACK=local"),
+        ("policy-gate", "STACK=prod"),
         ("promote", "STACK=prod", "IMAGE_REF=r@sha256:" + "a" * 64),
         ("preview-up", "PR=12"),
         ("preview-destroy", "PR=12"),
