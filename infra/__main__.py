@@ -13,16 +13,19 @@ import pulumi  # noqa: E402
 
 from infra.components.cluster import kubernetes_provider, stack_namespace  # noqa: E402
 from infra.components.queue_workers import QueueWorkers  # noqa: E402
-from infra.components.worker_image import WorkerImage  # noqa: E402
+from infra.components.worker_image import WorkerImage, resolve_build_id  # noqa: E402
 from infra.stack_config import stack_settings_or_exit  # noqa: E402
+from infra.versions.program import versioned_queues_or_exit  # noqa: E402
 
 settings = stack_settings_or_exit()
+target_build = resolve_build_id(settings.image, PROJECT_ROOT)
+versioned = versioned_queues_or_exit(settings, target_build, PROJECT_ROOT)
 
 provider = kubernetes_provider(settings.kubernetes, PROJECT_ROOT)
 k8s_opts = pulumi.ResourceOptions(provider=provider) if provider else pulumi.ResourceOptions()
 image = WorkerImage("worker-image", settings.image, PROJECT_ROOT)
 namespace = stack_namespace(settings, k8s_opts)
-build_id = image.build_id if settings.versioning.enabled else None
+build_id = target_build if settings.versioning.enabled else None
 workers = {
     queue.task_queue: QueueWorkers(
         settings,
@@ -31,6 +34,9 @@ workers = {
         build_id,
         namespace,
         opts=pulumi.ResourceOptions(providers=[provider] if provider else None),
+        builds=versioned[queue.task_queue].with_target_image(image.ref) if versioned else None,
+        rollout=versioned[queue.task_queue].rollout if versioned else None,
+        project_root=str(PROJECT_ROOT),
     )
     for queue in settings.queues
 }

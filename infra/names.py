@@ -9,6 +9,13 @@ from infra.contract import PROJECT
 
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+BUILD_ID_LABEL = "temporal.io/build-id"
+"""temporal-worker-controller's label names: KEDA, dashboards and policies select a version."""
+DEPLOYMENT_NAME_LABEL = "temporal.io/deployment-name"
+VERSION_ROLE_ANNOTATION = "temporal-workers.io/version-role"
+"""What the program knew of a version when it rendered it (target, current, draining...)."""
+SCALED_DOWN_ANNOTATION = "temporal-workers.io/scaled-down-at"
+"""When the program scaled a drained version to 0 (ISO 8601): the start of its delete delay."""
 LABEL_VALUE_MAX = 63
 DNS_LABEL_MAX = 63
 QUEUE_NAME_MAX = 40
@@ -58,6 +65,14 @@ def selector_labels(stack: str, task_queue: str) -> dict[str, str]:
         "app.kubernetes.io/name": "temporal-worker",
         "app.kubernetes.io/instance": label_value(stack),
         "app.kubernetes.io/component": label_value(task_queue),
+    }
+
+
+def version_labels(deployment_name: str, build_id: str) -> dict[str, str]:
+    """The labels that tell one version's objects apart (temporal-worker-controller's names)."""
+    return {
+        DEPLOYMENT_NAME_LABEL: label_value(deployment_name),
+        BUILD_ID_LABEL: label_value(build_id),
     }
 
 

@@ -10,6 +10,7 @@ ImageBuilder = Literal["docker-build", "docker"]
 ScalingMode = Literal["hpa", "keda", "fixed"]
 SpreadPolicy = Literal["ScheduleAnyway", "DoNotSchedule"]
 VersioningBehavior = Literal["pinned", "auto-upgrade"]
+RolloutStrategy = Literal["allAtOnce", "progressive", "manual"]
 
 
 @dataclass(frozen=True)
@@ -128,11 +129,43 @@ class ImageSettings:
 
 
 @dataclass(frozen=True)
+class RampStep:
+    """One step of a progressive rollout: route `percent` of new work, then wait `pause_seconds`."""
+
+    percent: int
+    pause_seconds: int
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """A workflow type run pinned to the new version that must complete before it is promoted."""
+
+    workflow_type: str
+    timeout_seconds: int
+
+
+@dataclass(frozen=True)
 class VersioningSettings:
-    """Temporal Worker Versioning (TEMPORAL_DEPLOYMENT_NAME + TEMPORAL_WORKER_BUILD_ID)."""
+    """Temporal Worker Versioning: one Deployment per (queue, build), promoted by `pulumi up`.
+
+    `control_address` is where `pulumi up` reaches Temporal to read and change routing (default:
+    the workers' `temporal.address`); credentials for it come from the stack's own secret config or
+    from the environment of `pulumi` (TEMPORAL_API_KEY, TEMPORAL_TLS_CLIENT_CERT_PATH, ...).
+    """
 
     enabled: bool
     default_behavior: VersioningBehavior
+    strategy: RolloutStrategy = "allAtOnce"
+    ramp_steps: tuple[RampStep, ...] = ()
+    pollers_timeout_seconds: int = 600
+    routing_timeout_seconds: int = 120
+    min_pollers: int = 2
+    scaledown_delay_seconds: int = 3600
+    delete_delay_seconds: int = 86400
+    gate: GateSettings | None = None
+    identity: str = ""
+    control_address: str | None = None
+    control_tls: bool | None = None  # None: as the workers (temporal.tls.enabled)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from infra.quantity import parse_quantity
 from infra.settings import (
     AutoscalingSettings,
     DashboardSettings,
+    GateSettings,
     ImageBuilder,
     ImageSettings,
     ImageSource,
@@ -26,8 +27,10 @@ from infra.settings import (
     NamespaceSettings,
     PdbSettings,
     QueueSettings,
+    RampStep,
     RegistrySettings,
     ResourceSettings,
+    RolloutStrategy,
     ScalingMode,
     SecretSource,
     ServiceMonitorSettings,
@@ -95,7 +98,7 @@ def parse_stack_settings(
 
     image = _image(node("image"))
     temporal = _temporal(node("temporal"))
-    versioning = _versioning(node("versioning"), image)
+    versioning = _versioning(node("versioning"), project, stack)
     defaults = node("defaults").obj(DEFAULTS_KEYS)
     return StackSettings(
         project=project,
@@ -258,11 +261,6 @@ def _image(node: ConfigNode) -> ImageSettings:
     else:
         if ref is not None:
             raise ref_node.fail("is only used when image.source is prebuilt (got a value)")
-        if build_id is None:
-            raise node.get("buildId").fail(
-                "is required when image.source is build "
-                "(an image tag: [A-Za-z0-9_.-], at most 128 characters)"
-            )
         if push and registry is None:
             raise node.get("registry").fail(
                 "is required when image.push is true ({address, username, password})"
@@ -312,17 +310,96 @@ def _registry(node: ConfigNode) -> RegistrySettings | None:
     )
 
 
-def _versioning(node: ConfigNode, image: ImageSettings) -> VersioningSettings:
-    node = node.obj(["enabled", "defaultBehavior"])
+VERSIONING_KEYS = (
+    "enabled",
+    "defaultBehavior",
+    "strategy",
+    "rampSteps",
+    "timeouts",
+    "sunset",
+    "gate",
+    "identity",
+    "controlAddress",
+    "controlTls",
+)
+MAX_RAMP_STEPS = 20
+MIN_RAMP_PAUSE_SECONDS = 30
+
+
+def _versioning(node: ConfigNode, project: str, stack: str) -> VersioningSettings:
+    node = node.obj(VERSIONING_KEYS)
     enabled = node.get("enabled").boolean(False)
-    if enabled and image.build_id is None:
-        raise ConfigError(
-            "image.buildId",
-            "is required when versioning.enabled is true "
-            "(an image tag: [A-Za-z0-9_.-], at most 128 characters)",
-        )
     behavior = node.get("defaultBehavior").choice("pinned", ["pinned", "auto-upgrade"])
-    return VersioningSettings(enabled=enabled, default_behavior=cast(VersioningBehavior, behavior))
+    strategy = node.get("strategy").choice("allAtOnce", ["allAtOnce", "progressive", "manual"])
+    steps = _ramp_steps(node.get("rampSteps"))
+    if strategy == "progressive" and not steps:
+        raise node.get("rampSteps").fail(
+            "is required when versioning.strategy is progressive "
+            "(e.g. [{percent: 10, pauseSeconds: 300}, {percent: 50, pauseSeconds: 300}])"
+        )
+    timeouts = node.get("timeouts").obj(["pollersSeconds", "routingSeconds"])
+    sunset = node.get("sunset").obj(["scaledownDelaySeconds", "deleteDelaySeconds"])
+    gate_node = node.get("gate")
+    gate = None
+    if gate_node.present:
+        gate_node = gate_node.obj(["workflowType", "timeoutSeconds"])
+        gate = GateSettings(
+            workflow_type=gate_node.get("workflowType").required_string(
+                pattern=r"[^\s]{1,200}", expected="a workflow type name"
+            ),
+            timeout_seconds=gate_node.get("timeoutSeconds").integer(600, 10, 86400),
+        )
+    identity = node.get("identity").string(
+        f"pulumi/{project}/{stack}",
+        pattern=r"[^\s]{1,200}",
+        expected="an identity without whitespace (at most 200 characters)",
+    )
+    assert identity is not None
+    return VersioningSettings(
+        enabled=enabled,
+        default_behavior=cast(VersioningBehavior, behavior),
+        strategy=cast(RolloutStrategy, strategy),
+        ramp_steps=steps,
+        pollers_timeout_seconds=timeouts.get("pollersSeconds").integer(600, 10, 86400),
+        routing_timeout_seconds=timeouts.get("routingSeconds").integer(120, 5, 3600),
+        # Deletion is refused for 5 minutes after a version's last poll (PollerHistoryTTL), so a
+        # shorter delete delay would only turn into failed deletes.
+        scaledown_delay_seconds=sunset.get("scaledownDelaySeconds").integer(3600, 0, 30 * 86400),
+        delete_delay_seconds=sunset.get("deleteDelaySeconds").integer(86400, 310, 90 * 86400),
+        gate=gate,
+        identity=identity,
+        control_address=node.get("controlAddress").string(
+            pattern=ADDRESS, expected="host:port of the Temporal frontend as seen by pulumi"
+        ),
+        control_tls=node.get("controlTls").boolean(False)
+        if node.get("controlTls").present
+        else None,
+    )
+
+
+def _ramp_steps(node: ConfigNode) -> tuple[RampStep, ...]:
+    if node.value is None:
+        return ()
+    if not isinstance(node.value, list):
+        raise node.fail("must be a list of {percent, pauseSeconds}")
+    if len(node.value) > MAX_RAMP_STEPS:
+        raise node.fail(f"must have at most {MAX_RAMP_STEPS} steps (got {len(node.value)})")
+    steps: list[RampStep] = []
+    for index, item in enumerate(node.value):
+        step = ConfigNode(f"{node.path}[{index}]", item, node.secret).obj(
+            ["percent", "pauseSeconds"]
+        )
+        percent_node = step.get("percent")
+        percent = percent_node.optional_integer(1, 99)
+        if percent is None:
+            raise percent_node.fail("is required (1-99)")
+        if steps and percent <= steps[-1].percent:
+            raise percent_node.fail(
+                f"must be greater than the previous step's {steps[-1].percent} (got {percent})"
+            )
+        pause = step.get("pauseSeconds").integer(300, MIN_RAMP_PAUSE_SECONDS, 86400)
+        steps.append(RampStep(percent=percent, pause_seconds=pause))
+    return tuple(steps)
 
 
 def _str(node: ConfigNode, default: str, **kwargs: Any) -> str:

@@ -26,8 +26,13 @@ promote: $(VENV_STAMP) ## deploy a prebuilt digest: make promote STACK=staging|p
 	$(PULUMI) up --stack $(STACK) --yes --non-interactive --policy-pack policies \
 	  --policy-pack-config policies/config/$(POLICY_PROFILE).json
 
+deploy: $(VENV_STAMP) ## pulumi up of a stack as configured (advances version sunset): make deploy STACK=staging|prod
+	@test -n "$(STACK)" || { echo "deploy: set STACK" >&2; exit 2; }
+	$(PULUMI) up --stack $(STACK) --yes --non-interactive --policy-pack policies \
+	  --policy-pack-config policies/config/$(POLICY_PROFILE).json
+
 test-preview: $(VENV_STAMP) ## preview stacks and CI commands: unit tests, then e2e (real CLI, local control plane)
 	$(PY) -m pytest tests/unit/test_preview_cli.py tests/unit/test_ci_workflows.py $(PYTEST_ARGS)
 	$(PY) -m pytest tests/e2e/test_preview_stacks.py tests/e2e/test_ci_commands.py $(PYTEST_ARGS)
 
-.PHONY: preview-up preview-destroy preview-list preview-gc promote test-preview
+.PHONY: preview-up preview-destroy preview-list preview-gc promote deploy test-preview

@@ -125,8 +125,10 @@ derived_files() {
         schema.json terraform-mapping.json
       ;;
     pulumi)
-      # The language host runs the program through this script of the sdk module.
-      echo "github.com/pulumi/pulumi/sdk/v3 python/cmd/pulumi-language-python-exec"
+      # The language host runs the program through the first script of the sdk module; the engine
+      # starts the program's dynamic providers (versioned rollouts) through the second.
+      printf 'github.com/pulumi/pulumi/sdk/v3 python/%s\n' cmd/pulumi-language-python-exec \
+        dist/pulumi-resource-pulumi-python
       ;;
     kwok)
       # The kwok binary reads its node and pod lifecycle stages from its config file: the same
@@ -169,7 +171,8 @@ derive() {
       ;;
     pulumi)
       install -m 0755 "${files[0]}" "$dest/pulumi-language-python-exec"
-      echo pulumi-language-python-exec
+      install -m 0755 "${files[1]}" "$dest/pulumi-resource-pulumi-python"
+      printf '%s\n' pulumi-language-python-exec pulumi-resource-pulumi-python
       ;;
     kwok)
       for f in "${files[@]}"; do

@@ -12,12 +12,13 @@ import pulumi_docker as docker
 import pulumi_docker_build as docker_build
 
 from infra.settings import ImageSettings
+from infra.versions import build_id as build_ids
 
 
-def build_args(image: ImageSettings) -> dict[str, str]:
+def build_args(image: ImageSettings, build_id: str = "") -> dict[str, str]:
     """Docker build args of `worker_image/Dockerfile` (BASE_IMAGE only when configured)."""
     args = {
-        "BUILD_ID": image.build_id or "",
+        "BUILD_ID": build_id,
         "VERSION": image.version,
         "REVISION": image.revision,
         "SOURCE": image.source_url,
@@ -40,6 +41,20 @@ def digest_ref(repository: str, digest: str) -> str:
     return f"{repository}@{digest}"
 
 
+def resolve_build_id(image: ImageSettings, root: Path) -> str:
+    """`image.buildId` if set; else the prebuilt digest's id, or the hash of what the build uses.
+
+    Known before anything is built, so the image label, the pods' TEMPORAL_WORKER_BUILD_ID and
+    the versioned object names agree within one `pulumi up`.
+    """
+    if image.build_id is not None:
+        return image.build_id
+    if image.source == "prebuilt":
+        assert image.ref is not None
+        return build_ids.from_digest(image.ref)
+    return build_ids.from_context(root / image.context, root / image.dockerfile, build_args(image))
+
+
 class WorkerImage(pulumi.ComponentResource):
     """The worker image, referenced by digest."""
 
@@ -55,21 +70,22 @@ class WorkerImage(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("temporal-workers:index:WorkerImage", name, None, opts)
+        self.resolved_build_id = resolve_build_id(image, project_root)
         child = pulumi.ResourceOptions(parent=self)
         if image.source == "prebuilt":
             assert image.ref is not None
             self.ref = pulumi.Output.from_input(image.ref)
         elif image.builder == "docker-build":
-            self.ref = self._docker_build(name, image, project_root, child)
+            self.ref = self._docker_build(name, image, self.resolved_build_id, project_root, child)
         else:
-            self.ref = self._docker(name, image, project_root, child)
+            self.ref = self._docker(name, image, self.resolved_build_id, project_root, child)
         self.digest = self.ref.apply(lambda ref: ref.split("@", 1)[1])
-        self.build_id = pulumi.Output.from_input(image.build_id or "")
+        self.build_id = pulumi.Output.from_input(self.resolved_build_id)
         self.register_outputs({"ref": self.ref, "digest": self.digest, "buildId": self.build_id})
 
     @staticmethod
     def _docker_build(
-        name: str, image: ImageSettings, root: Path, opts: pulumi.ResourceOptions
+        name: str, image: ImageSettings, build_id: str, root: Path, opts: pulumi.ResourceOptions
     ) -> pulumi.Output[str]:
         registries = None
         if image.registry is not None and image.registry.password is not None:
@@ -84,8 +100,8 @@ class WorkerImage(pulumi.ComponentResource):
             name,
             context=docker_build.BuildContextArgs(location=str(root / image.context)),
             dockerfile=docker_build.DockerfileArgs(location=str(root / image.dockerfile)),
-            build_args=build_args(image),
-            tags=[f"{image.repository}:{image.build_id}"],
+            build_args=build_args(image, build_id),
+            tags=[f"{image.repository}:{build_id}"],
             push=image.push,
             load=not image.push,
             network=docker_build.NetworkMode(image.network),
@@ -101,7 +117,7 @@ class WorkerImage(pulumi.ComponentResource):
 
     @staticmethod
     def _docker(
-        name: str, image: ImageSettings, root: Path, opts: pulumi.ResourceOptions
+        name: str, image: ImageSettings, build_id: str, root: Path, opts: pulumi.ResourceOptions
     ) -> pulumi.Output[str]:
         registry = None
         if image.registry is not None:
@@ -116,11 +132,11 @@ class WorkerImage(pulumi.ComponentResource):
             )
         built = docker.Image(
             name,
-            image_name=f"{image.repository}:{image.build_id}",
+            image_name=f"{image.repository}:{build_id}",
             build=docker.DockerBuildArgs(
                 context=str(root / image.context),
                 dockerfile=str(root / image.dockerfile),
-                args=build_args(image),
+                args=build_args(image, build_id),
                 network=image.network,
                 platform=image.platform,
             ),

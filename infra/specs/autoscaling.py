@@ -7,7 +7,8 @@ from typing import Any
 import pulumi
 
 from infra.settings import QueueSettings, StackSettings
-from infra.specs import K8sObject, names, queue_metadata
+from infra.specs import K8sObject
+from infra.specs.release import Release, workload_metadata, workload_name
 
 
 def _scale_down(queue: QueueSettings) -> dict[str, Any]:
@@ -29,7 +30,10 @@ def _resource_metric(name: str, utilization: int) -> dict[str, Any]:
 
 
 def hpa_object(
-    settings: StackSettings, queue: QueueSettings, namespace: pulumi.Input[str]
+    settings: StackSettings,
+    queue: QueueSettings,
+    namespace: pulumi.Input[str],
+    release: Release | None = None,
 ) -> K8sObject:
     """HPA with CPU (and optional memory) targets and a stabilised, one-pod-a-minute scale-down."""
     scaling = queue.autoscaling
@@ -39,9 +43,9 @@ def hpa_object(
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": queue_metadata(settings, queue, names.workload(queue), namespace),
+        "metadata": workload_metadata(settings, queue, namespace, release),
         "spec": {
-            "scaleTargetRef": _scale_target(queue),
+            "scaleTargetRef": _scale_target(queue, release),
             "minReplicas": scaling.min_replicas,
             "maxReplicas": scaling.max_replicas,
             "metrics": metrics,
@@ -60,9 +64,9 @@ def hpa_object(
     }
 
 
-def _scale_target(queue: QueueSettings) -> dict[str, str]:
-    """The queue's Deployment, as an HPA's or a ScaledObject's scaleTargetRef."""
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": names.workload(queue)}
+def _scale_target(queue: QueueSettings, release: Release | None) -> dict[str, str]:
+    """The Deployment, as an HPA's or a ScaledObject's scaleTargetRef."""
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": workload_name(queue, release)}
 
 
 def scaled_object(
@@ -70,6 +74,7 @@ def scaled_object(
     queue: QueueSettings,
     namespace: pulumi.Input[str],
     build_id: pulumi.Input[str] | None,
+    release: Release | None = None,
 ) -> K8sObject:
     """KEDA ScaledObject: the `temporal` trigger (task queue backlog) plus CPU utilisation."""
     scaling = queue.autoscaling
@@ -94,9 +99,9 @@ def scaled_object(
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
-        "metadata": queue_metadata(settings, queue, names.workload(queue), namespace),
+        "metadata": workload_metadata(settings, queue, namespace, release),
         "spec": {
-            "scaleTargetRef": _scale_target(queue),
+            "scaleTargetRef": _scale_target(queue, release),
             "minReplicaCount": scaling.min_replicas,
             "maxReplicaCount": scaling.max_replicas,
             "pollingInterval": keda.polling_interval,

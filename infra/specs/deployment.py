@@ -19,10 +19,16 @@ from infra.contract import (
     TLS_KEY_FILE,
     WORKER_CONTAINER,
 )
-from infra.names import queue_labels, selector_labels
 from infra.settings import QueueSettings, StackSettings
 from infra.specs import K8sObject, metadata, names
 from infra.specs.env import container_env
+from infra.specs.release import (
+    Release,
+    release_annotations,
+    workload_labels,
+    workload_name,
+    workload_selector,
+)
 from infra.specs.secret import secret_entries
 from infra.specs.worker_config import config_checksum
 
@@ -137,10 +143,14 @@ def deployment_object(
     namespace: pulumi.Input[str],
     image: pulumi.Input[str],
     build_id: pulumi.Input[str] | None,
+    release: Release | None = None,
 ) -> K8sObject:
-    """Deployment of one queue's workers; no `replicas` when an autoscaler owns the count."""
-    labels = queue_labels(settings.stack, queue.task_queue)
-    selector = selector_labels(settings.stack, queue.task_queue)
+    """Deployment of one queue's workers (of one build when versioned).
+
+    No `replicas` when an autoscaler owns the count; 0 for a version past its scale-down delay.
+    """
+    labels = workload_labels(settings, queue, release)
+    selector = workload_selector(settings, queue, release)
     tls_volume = _tls_volume(settings, queue)
     volumes: list[dict[str, Any]] = [
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
@@ -175,11 +185,15 @@ def deployment_object(
             },
         },
     }
-    if queue.autoscaling.mode == "fixed":
+    if release is not None and not release.serving:
+        spec = {"replicas": 0, **spec}
+    elif queue.autoscaling.mode == "fixed":
         spec = {"replicas": queue.replicas, **spec}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(names.workload(queue), namespace, labels),
+        "metadata": metadata(
+            workload_name(queue, release), namespace, labels, release_annotations(release)
+        ),
         "spec": spec,
     }

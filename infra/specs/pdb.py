@@ -6,17 +6,20 @@ from typing import Any
 
 import pulumi
 
-from infra.names import selector_labels
 from infra.settings import QueueSettings, StackSettings
-from infra.specs import K8sObject, names, queue_metadata
+from infra.specs import K8sObject
+from infra.specs.release import Release, workload_metadata, workload_selector
 
 
 def pdb_object(
-    settings: StackSettings, queue: QueueSettings, namespace: pulumi.Input[str]
+    settings: StackSettings,
+    queue: QueueSettings,
+    namespace: pulumi.Input[str],
+    release: Release | None = None,
 ) -> K8sObject:
-    """policy/v1 PDB; unhealthy pods may always be evicted (they poll nothing)."""
+    """policy/v1 PDB of one Deployment; unhealthy pods may always be evicted (they poll nothing)."""
     spec: dict[str, Any] = {
-        "selector": {"matchLabels": selector_labels(settings.stack, queue.task_queue)},
+        "selector": {"matchLabels": workload_selector(settings, queue, release)},
         "unhealthyPodEvictionPolicy": "AlwaysAllow",
     }
     if queue.pdb.min_available is not None:
@@ -26,6 +29,6 @@ def pdb_object(
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": queue_metadata(settings, queue, names.workload(queue), namespace),
+        "metadata": workload_metadata(settings, queue, namespace, release),
         "spec": spec,
     }

@@ -2,8 +2,12 @@
 
 A workload guarantees `spec.replicas` pods (absent: 1) unless an autoscaler targets it; then the
 HPA's `minReplicas` (absent: 1) or the KEDA ScaledObject's `minReplicaCount` (absent: KEDA's 0).
-Workloads of one queue add up. A PodDisruptionBudget that lets every guaranteed poller of a queue
-be evicted at once is a violation too.
+Pollers are counted per (queue, version): with Worker Versioning each build polls only for its own
+version (build id from TEMPORAL_WORKER_BUILD_ID or the `temporal.io/build-id` label), so versions
+never add up. Every version needs the minimum; a version the stack marks drained or inactive may
+sit at 0 (its sunset), never at 1; a queue whose every version sits at 0 has no poller at all.
+A PodDisruptionBudget that lets every guaranteed poller of a version be evicted at once is a
+violation too.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from .findings import Finding
 from .scaling import Autoscaler, Budget, Match
 from .stack import Stack
 from .values import get, is_unknown
-from .workloads import Workload
+from .workloads import SUNSET_ROLES, Workload
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,10 @@ def contribution(workload: Workload, stack: Stack) -> Contribution:
     return Contribution(workload, count, source, "replicas", resource.urn)
 
 
-def _shortfall(queue: str, parts: list[Contribution], total: int, minimum: int) -> Finding:
+def _shortfall(subject: str, parts: list[Contribution], total: int, minimum: int) -> Finding:
     """The message for a queue with fewer than `minimum` guaranteed pollers."""
     sources = ", ".join(part.source for part in parts)
-    head = f'queue "{queue}": {_plural(total, "guaranteed poller")} ({sources})'
+    head = f"{subject}: {_plural(total, 'guaranteed poller')} ({sources})"
     if len(parts) == 1:
         part = parts[0]
         fix = f"set {part.field} >= {minimum}"
@@ -81,7 +85,7 @@ def _shortfall(queue: str, parts: list[Contribution], total: int, minimum: int) 
 
 
 def _budget_finding(
-    queue: str, parts: list[Contribution], stack: Stack, counts: dict[int, int]
+    subject: str, parts: list[Contribution], stack: Stack, counts: dict[int, int]
 ) -> Finding | None:
     """A finding when the queue's PDBs together let all its guaranteed pollers be evicted."""
     total = sum(part.count or 0 for part in parts)
@@ -115,10 +119,7 @@ def _budget_finding(
         return None
     excess = lost - (total - 1)
     names = ", ".join(f"{b.display} ({b.setting})" for b, _, _, lost_here in evicted if lost_here)
-    head = (
-        f'queue "{queue}": {names} lets all {_plural(total, "guaranteed poller")} '
-        "be evicted at once"
-    )
+    head = f"{subject}: {names} lets all {_plural(total, 'guaranteed poller')} be evicted at once"
     if len(evicted) == 1:
         budget, allowed, expected, _ = evicted[0]
         if budget.max_unavailable is not None and not isinstance(budget.max_unavailable, str):
@@ -139,18 +140,41 @@ def check_pollers(stack: Stack, min_pollers: int = 2) -> list[Finding]:
     if floating:
         return []  # a worker of unknown queue could be any queue's missing poller
     counts = {id(p.workload): p.count for p in parts if p.count is not None}
-    by_queue: dict[str, list[Contribution]] = defaultdict(list)
+    groups: dict[tuple[str, str | None], list[Contribution]] = defaultdict(list)
     for part in parts:
+        if is_unknown(part.workload.version):
+            continue  # its version shows once known; it cannot be counted towards another
         for queue in part.workload.queues:
-            by_queue[queue].append(part)
+            groups[(queue, part.workload.version)].append(part)
     findings: list[Finding] = []
-    for queue in sorted(by_queue):
-        queue_parts = by_queue[queue]
-        if any(part.count is None for part in queue_parts):
+    zero_versions: dict[str, list[str]] = defaultdict(list)
+    serving_queues: set[str] = set()
+    for queue, version in sorted(groups, key=lambda key: (key[0], key[1] or "")):
+        group = groups[(queue, version)]
+        if any(part.count is None for part in group):
+            serving_queues.add(queue)
             continue
-        total = sum(part.count or 0 for part in queue_parts)
+        total = sum(part.count or 0 for part in group)
+        label = f'queue "{queue}"' + (f' version "{version}"' if version is not None else "")
+        sunset = version is not None and all(
+            part.workload.version_role in SUNSET_ROLES for part in group
+        )
+        if total == 0 and sunset:
+            zero_versions[queue].append(version or "")
+            continue
+        serving_queues.add(queue)
         if total < min_pollers:
-            findings.append(_shortfall(queue, queue_parts, total, min_pollers))
-        elif (finding := _budget_finding(queue, queue_parts, stack, counts)) is not None:
+            findings.append(_shortfall(label, group, total, min_pollers))
+        elif (finding := _budget_finding(label, group, stack, counts)) is not None:
             findings.append(finding)
+    for queue, versions in sorted(zero_versions.items()):
+        if queue not in serving_queues:
+            first = groups[(queue, versions[0])][0]
+            findings.append(
+                Finding(
+                    f'queue "{queue}": every version ({", ".join(versions)}) is scaled to 0, '
+                    f"no poller serves it; keep one version at >= {min_pollers} pollers",
+                    first.fix_urn,
+                )
+            )
     return findings

@@ -16,6 +16,11 @@ from .values import UNKNOWN, as_dict, as_list, get, is_unknown
 
 QUEUE_LABEL = "temporal.io/task-queue"
 QUEUE_ENV = "TEMPORAL_TASK_QUEUE"
+BUILD_ID_LABEL = "temporal.io/build-id"
+BUILD_ID_ENV = "TEMPORAL_WORKER_BUILD_ID"
+VERSION_ROLE_ANNOTATION = "temporal-workers.io/version-role"
+SUNSET_ROLES = frozenset({"drained", "inactive"})
+"""Roles of versions nothing routes to and nothing pinned runs on: they may sit at 0 pollers."""
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet"})
 
@@ -46,6 +51,13 @@ class Workload:
     queues: tuple[str, ...]
     queue_unknown: bool
     certain: bool = True
+    version: Any = None  # build id (str), None when unversioned, UNKNOWN while unknown
+
+    @property
+    def version_role(self) -> str | None:
+        """The role the stack declares for this version (annotation), if any."""
+        role = get(self.resource.props, "metadata", "annotations", VERSION_ROLE_ANNOTATION)
+        return role if isinstance(role, str) and not is_unknown(role) else None
 
     @property
     def kind(self) -> str:
@@ -170,6 +182,17 @@ def worker_workload(resource: Resource) -> Workload | None:
             queue_unknown = True
     pod_labels = labels_of(template)
     certain = bool(with_env) or isinstance(label, str)
+    version: Any = None
+    for container in workers:
+        value = env_literal(container.spec, BUILD_ID_ENV)
+        if value is not None:
+            version = value
+    if version is None:
+        version = UNKNOWN if is_unknown(pod_labels) else pod_labels.get(BUILD_ID_LABEL)
+    if is_unknown(version):
+        version = UNKNOWN
+    elif not isinstance(version, str) or not version:
+        version = None
     return Workload(
         resource=resource,
         pod_labels=pod_labels,
@@ -179,4 +202,5 @@ def worker_workload(resource: Resource) -> Workload | None:
         queues=tuple(dict.fromkeys(queues)),
         queue_unknown=queue_unknown or not certain,
         certain=certain,
+        version=version,
     )

@@ -11,8 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.e2e.helpers import Engine
+from tests.support.temporal_dev import SHORT_DRAINAGE, DevServer, dev_server
+from tests.support.versioned_workers import settings_of_config
 from tools import pulumi_env
 from tools.local_cluster import LocalCluster
 
@@ -47,3 +50,19 @@ def engine(
     env["KUBECONFIG"] = str(local_cluster.kubeconfig)
     pulumi_env.install_plugins(env, tools_bin_dir)
     return Engine(env=env, cluster=local_cluster)
+
+
+@pytest.fixture(scope="session")
+def rollout_temporal() -> Iterator[DevServer]:
+    """The Temporal that versioned stacks (staging, prod) route through in e2e runs.
+
+    A dev server on 127.0.0.1 with their Temporal namespaces and short drainage timings; the
+    stack copies reach it through `versioning.controlAddress` (the pods' address stays the stack
+    file's: on kwok no pod connects), and host workers poll it as the builds being rolled out.
+    """
+    namespaces = []
+    for stack in ("staging", "prod"):
+        data = yaml.safe_load((pulumi_env.REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
+        namespaces.append(settings_of_config(data["config"], stack).temporal.namespace)
+    with dev_server(dynamic_config=SHORT_DRAINAGE, extra_namespaces=namespaces) as server:
+        yield server

@@ -6,6 +6,8 @@ Kubernetes API. The session fixtures are in ``stack_fixtures.py`` (loaded with `
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import time
 import urllib.parse
@@ -17,6 +19,7 @@ from typing import Any
 import yaml
 
 from tests.e2e.helpers import Engine
+from tests.support.temporal_dev import DevServer
 from tools import local_stack
 from tools.local_cluster import LocalCluster
 from tools.pulumi_env import REPO_ROOT
@@ -101,6 +104,20 @@ class KitProject:
             f"pulumi {' '.join(args)} (stack {self.stack}) exited {code}:\n{out[-6000:]}"
         )
         return out
+
+
+def local_rollout_control(server: DevServer, **versioning: Any) -> Callable[[dict[str, Any]], None]:
+    """Edit for a versioned stack file: pulumi reaches the local dev server for routing.
+
+    The workers' Temporal settings stay as the file has them (and so do the rendered objects);
+    only `versioning.controlAddress`/`controlTls` (and the given `versioning` keys) change.
+    """
+
+    def edit(config: dict[str, Any]) -> None:
+        section = config.setdefault("temporal-workers:versioning", {})
+        section.update({"controlAddress": server.address, "controlTls": False, **versioning})
+
+    return edit
 
 
 def local_machine_image(registry: str) -> Callable[[dict[str, Any]], None]:
@@ -271,3 +288,51 @@ def registry_digest(registry: str, repository: str, reference: str) -> str:
     request = urllib.request.Request(url, method="HEAD", headers={"Accept": MANIFEST_TYPES})
     with urllib.request.urlopen(request, timeout=5) as resp:
         return str(resp.headers["Docker-Content-Digest"])
+
+
+STAMP_INPUTS = ("requirements.txt", "constraints.txt", "worker_image/requirements.txt")
+
+
+def make_project(
+    workdir: Path, stack: str, edit: Callable[[dict[str, Any]], None] | None = None
+) -> Path:
+    """The kit project for ``stack`` with the Makefile, its mk/ files and the repo's venv."""
+    project = local_stack.generate_project(workdir, stack, REPO_ROOT / f"Pulumi.{stack}.yaml", edit)
+    shutil.copy2(REPO_ROOT / "Makefile", project / "Makefile")
+    shutil.copytree(REPO_ROOT / "mk", project / "mk")
+    for shared in ("policies", "scripts", "tools"):
+        (project / shared).symlink_to(REPO_ROOT / shared, target_is_directory=True)
+    (project / ".venv").symlink_to(REPO_ROOT / ".venv", target_is_directory=True)
+    # The venv stamp's inputs, older than the stamp: make must not reinstall the shared venv.
+    stamp = (REPO_ROOT / ".venv" / ".installed").stat().st_mtime
+    for name in STAMP_INPUTS:
+        target = project / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / name, target)
+        os.utime(target, (stamp - 60, stamp - 60))
+    return project
+
+
+def without_pulumi_on_path(env: dict[str, str]) -> dict[str, str]:
+    """``env`` as on a machine with no ``pulumi`` on PATH (backend, cluster and home kept)."""
+    dirs = env["PATH"].split(os.pathsep)
+    kept = [d for d in dirs if not (Path(d) / "pulumi").exists()]
+    assert len(kept) < len(dirs), "the engine env must have had a pulumi on PATH"
+    return {**env, "PATH": os.pathsep.join(kept)}
+
+
+def run_make(
+    engine: Engine, project: Path, args: list[str], env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Run a make command in the kit project; returns (exit code, combined output)."""
+    proc = subprocess.run(
+        args,
+        cwd=project,
+        env=env or engine.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    return proc.returncode, proc.stdout

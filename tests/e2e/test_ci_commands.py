@@ -9,84 +9,52 @@ repo's. The preview-stack commands are covered by ``test_preview_stacks.py``.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
+from infra.versions.build_id import from_digest
 from policies.temporal_policies.config import PACK_NAME
 from tests.e2e.helpers import Engine, assert_quiet_engine_run
-from tests.e2e.stack_support import wait_available, wait_nothing_ours
+from tests.e2e.stack_support import (
+    local_rollout_control,
+    make_project,
+    run_make,
+    wait_available,
+    wait_nothing_ours,
+    without_pulumi_on_path,
+)
 from tests.support.ci_commands import POLICY_GATE, PROMOTE, argv
-from tools import local_stack
+from tests.support.temporal_dev import DevServer
+from tests.support.versioned_workers import build_pollers, settings_of_config
 from tools.pulumi_env import REPO_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
-STAMP_INPUTS = ("requirements.txt", "constraints.txt", "worker_image/requirements.txt")
 
-
-def _make_project(workdir: Path, stack: str) -> Path:
-    """The kit project for ``stack`` with the Makefile, its mk/ files and the repo's venv."""
-    project = local_stack.generate_project(workdir, stack, REPO_ROOT / f"Pulumi.{stack}.yaml")
-    shutil.copy2(REPO_ROOT / "Makefile", project / "Makefile")
-    shutil.copytree(REPO_ROOT / "mk", project / "mk")
-    for shared in ("policies", "scripts", "tools"):
-        (project / shared).symlink_to(REPO_ROOT / shared, target_is_directory=True)
-    (project / ".venv").symlink_to(REPO_ROOT / ".venv", target_is_directory=True)
-    # The venv stamp's inputs, older than the stamp: make must not reinstall the shared venv.
-    stamp = (REPO_ROOT / ".venv" / ".installed").stat().st_mtime
-    for name in STAMP_INPUTS:
-        target = project / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO_ROOT / name, target)
-        os.utime(target, (stamp - 60, stamp - 60))
-    return project
-
-
-def _without_pulumi_on_path(env: dict[str, str]) -> dict[str, str]:
-    """``env`` as on a machine with no ``pulumi`` on PATH (backend, cluster and home kept)."""
-    dirs = env["PATH"].split(os.pathsep)
-    kept = [d for d in dirs if not (Path(d) / "pulumi").exists()]
-    assert len(kept) < len(dirs), "the engine env must have had a pulumi on PATH"
-    return {**env, "PATH": os.pathsep.join(kept)}
-
-
-def _make(
-    engine: Engine, project: Path, args: list[str], env: dict[str, str] | None = None
-) -> tuple[int, str]:
-    proc = subprocess.run(
-        args,
-        cwd=project,
-        env=env or engine.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    return proc.returncode, proc.stdout
-
-
-def test_policy_gate_then_promote_staging(engine: Engine, tmp_path: Path) -> None:
+def test_policy_gate_then_promote_staging(
+    engine: Engine, rollout_temporal: DevServer, tmp_path: Path
+) -> None:
     """`make policy-gate` passes staging's stack file; `make promote` deploys a digest to it.
 
     The gate runs as on this kit's offline machines (no `pulumi` on PATH: the make target brings
     the kit's own engine, nothing sourced first), the promotion as on a CI runner (a `pulumi` on
-    PATH); neither prints a diagnostic.
+    PATH); neither prints a diagnostic. staging is versioned: pulumi routes through the local dev
+    server, where host workers poll as the promoted build (the pods run on kwok).
     """
     stack, namespace = "staging", "temporal-workers-staging"
-    project = _make_project(tmp_path / "project", stack)
+    project = make_project(tmp_path / "project", stack, local_rollout_control(rollout_temporal))
+    settings = settings_of_config(
+        yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"], stack
+    )
     repo_stack_file = (REPO_ROOT / f"Pulumi.{stack}.yaml").read_bytes()
-    code, out = _make(engine, project, ["pulumi", "stack", "init", stack, "--non-interactive"])
+    code, out = run_make(engine, project, ["pulumi", "stack", "init", stack, "--non-interactive"])
     assert code == 0, out
     try:
-        offline = _without_pulumi_on_path(engine.env)
-        code, gate = _make(engine, project, argv(POLICY_GATE, stack=stack), env=offline)
+        offline = without_pulumi_on_path(engine.env)
+        code, gate = run_make(engine, project, argv(POLICY_GATE, stack=stack), env=offline)
         assert code == 0, gate[-6000:]
         assert "scripts/with-engine pulumi preview" in gate
         assert_quiet_engine_run(gate)
@@ -97,7 +65,9 @@ def test_policy_gate_then_promote_staging(engine: Engine, tmp_path: Path) -> Non
 
         digest = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
         ref = f"registry.invalid/temporal-workers/worker@sha256:{digest}"
-        code, promoted = _make(engine, project, argv(PROMOTE, stack=stack, image_ref=ref))
+        build = from_digest(ref)
+        with build_pollers(settings, rollout_temporal, build, tmp_path / "workers"):
+            code, promoted = run_make(engine, project, argv(PROMOTE, stack=stack, image_ref=ref))
         assert code == 0, promoted[-6000:]
         assert_quiet_engine_run(promoted)
         copy = yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())
@@ -105,12 +75,14 @@ def test_policy_gate_then_promote_staging(engine: Engine, tmp_path: Path) -> Non
         deployments = wait_available(engine.cluster, namespace, 3)
         images = {d["spec"]["template"]["spec"]["containers"][0]["image"] for d in deployments}
         assert images == {ref}
+        names = {d["metadata"]["name"] for d in deployments}
+        assert names == {f"{q}-worker-{build}" for q in ("orders", "billing", "shipments")}
         assert (REPO_ROOT / f"Pulumi.{stack}.yaml").read_bytes() == repo_stack_file
     finally:
-        _make(
+        run_make(
             engine, project, ["pulumi", "destroy", "--yes", "--stack", stack, "--non-interactive"]
         )
-        _make(
+        run_make(
             engine,
             project,
             ["pulumi", "stack", "rm", "--yes", "--stack", stack, "--non-interactive"],

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from infra.versions.build_id import from_digest
 from tests.e2e.helpers import Engine
 from tests.e2e.stack_support import (
     POLICY_ARGS,
@@ -29,11 +30,14 @@ from tests.e2e.stack_support import (
     api_items,
     ensure_servicemonitor_crd,
     local_machine_image,
+    local_rollout_control,
     ours,
     registry_digest,
     wait_available,
     wait_nothing_ours,
 )
+from tests.support.temporal_dev import DevServer
+from tests.support.versioned_workers import build_pollers, settings_of_config
 from tools.pulumi_env import REPO_ROOT
 
 if TYPE_CHECKING:  # the fixtures module is loaded as a plugin, not imported
@@ -181,14 +185,20 @@ def test_promoted_environment(
     dev: Deployed,
     engine: Engine,
     kit: KitFactory,
+    rollout_temporal: DevServer,
+    tmp_path: Path,
     stack: str,
     secrets: list[dict[str, Any]],
     min_replicas: dict[str, int],
 ) -> None:
-    """staging/prod: dev's digest promoted with pulumi config set, deployed next to its Secrets."""
+    """staging/prod: dev's digest promoted with pulumi config set, deployed next to its Secrets.
+
+    Both are versioned: pulumi routes through the local dev server, where host workers poll as
+    the promoted build (the pods run on kwok); the build id is the digest's.
+    """
     stack_file = REPO_ROOT / f"Pulumi.{stack}.yaml"
     before = stack_file.read_text()
-    project = kit(stack, stack_file)
+    project = kit(stack, stack_file, local_rollout_control(rollout_temporal))
     project.ok(["config", "set", "--path", "image.ref", dev.image_ref])
     assert project.config()["temporal-workers:image"]["ref"] == dev.image_ref
     namespace = project.config()["temporal-workers:namespace"]["name"]
@@ -196,8 +206,15 @@ def test_promoted_environment(
     if project.config()["temporal-workers:defaults"].get("serviceMonitor", {}).get("enabled"):
         ensure_servicemonitor_crd(engine.cluster)
 
-    _preview_and_up(project, namespace)
-    _check_deployed(project, namespace, dev.image_ref, min_replicas)
+    settings = settings_of_config(project.config(), stack)
+    build = from_digest(dev.image_ref)
+    with build_pollers(settings, rollout_temporal, build, tmp_path / "workers"):
+        _preview_and_up(project, namespace)
+        _check_deployed(project, namespace, dev.image_ref, min_replicas)
+    names = {d["metadata"]["name"] for d in api_items(
+        engine.cluster, f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    )}  # fmt: skip
+    assert names == {f"{queue}-worker-{build}" for queue in QUEUES}
     secret_names = {s["metadata"]["name"] for s in secrets}
     for dep in api_items(engine.cluster, f"/apis/apps/v1/namespaces/{namespace}/deployments"):
         pod = dep["spec"]["template"]["spec"]
@@ -208,5 +225,5 @@ def test_promoted_environment(
             if "secretKeyRef" in e.get("valueFrom", {})
         } | {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
         assert secret_names <= referenced, (dep["metadata"]["name"], referenced)
-    _second_up_and_destroy(project, namespace)
+    _second_up_and_destroy(project, namespace)  # settled routing: no pollers needed, no change
     assert stack_file.read_text() == before

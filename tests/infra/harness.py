@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import runpy
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,9 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.contract import PROJECT
+from infra.settings import StackSettings
+from infra.versions import observe as observe_module
+from infra.versions.observe import QueueObservation
 
 REPO = Path(__file__).resolve().parents[2]
 MAIN = REPO / "infra" / "__main__.py"
@@ -106,12 +109,14 @@ def run_program(
     raw: dict[str, str] | None = None,
     on_registration: Callable[[Registration], None] | None = None,
     logger: logging.Logger | None = None,
+    observations: Mapping[str, QueueObservation] | None = None,
 ) -> ProgramRun:
     """Run `infra/__main__.py` with `config` (top-level keys without the project prefix).
 
     `raw` gives config values verbatim (not JSON-encoded). Raises whatever the program raises
     (after the mock engine drained its RPCs); `on_registration` sees registrations as they happen;
-    `logger` receives the engine log (diagnostics the CLI would print).
+    `logger` receives the engine log (diagnostics the CLI would print). `observations` is what the
+    versioned path sees of the cluster and Temporal per queue (default: nothing deployed yet).
     """
     _ensure_event_loop()
     mocks = RecordingMocks(on_registration)
@@ -127,7 +132,16 @@ def run_program(
     def program() -> None:
         runpy.run_path(str(MAIN), run_name="__main__")
 
-    _sync_await(run_pulumi_func(program))
+    def observer(settings: StackSettings, _root: Path) -> dict[str, QueueObservation]:
+        given = dict(observations or {})
+        return {q.task_queue: given.get(q.task_queue, QueueObservation()) for q in settings.queues}
+
+    saved = list(observe_module.OBSERVER)
+    observe_module.OBSERVER[:] = [observer]
+    try:
+        _sync_await(run_pulumi_func(program))
+    finally:
+        observe_module.OBSERVER[:] = saved
     root = pulumi_settings.get_root_resource()
     outputs: dict[str, Any] = getattr(root, "outputs", {})
     for name, value in outputs.items():

@@ -43,7 +43,7 @@ def test_digest_ref_always_pins_a_digest() -> None:
 
 def test_build_args_leave_base_image_to_the_dockerfile_unless_set() -> None:
     image = settings_of(base_config()).image
-    assert build_args(image) == {
+    assert build_args(image, "b1") == {
         "BUILD_ID": "b1",
         "VERSION": "0.1.0",
         "REVISION": "",

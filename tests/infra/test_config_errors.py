@@ -215,13 +215,38 @@ CASES: list[tuple[str, Mutation, str]] = [
         "is keda and Temporal uses an API key or mTLS (the name of a KEDA TriggerAuthentication)",
     ),
     (
-        "versioning-without-build-id",
-        lambda c: (
-            c.update({"image": {"source": "prebuilt", "ref": "r/w@sha256:" + "a" * 64}}),
-            c.update({"versioning": {"enabled": True}}),
+        "progressive-without-steps",
+        lambda c: c.update({"versioning": {"enabled": True, "strategy": "progressive"}}),
+        P + "versioning.rampSteps is required when versioning.strategy is progressive "
+        "(e.g. [{percent: 10, pauseSeconds: 300}, {percent: 50, pauseSeconds: 300}])",
+    ),
+    (
+        "ramp-steps-not-increasing",
+        lambda c: c.update(
+            {
+                "versioning": {
+                    "enabled": True,
+                    "strategy": "progressive",
+                    "rampSteps": [{"percent": 50}, {"percent": 20}],
+                }
+            }
         ),
-        P + "image.buildId is required when versioning.enabled is true "
-        "(an image tag: [A-Za-z0-9_.-], at most 128 characters)",
+        P + "versioning.rampSteps[1].percent must be greater than the previous step's 50 (got 20)",
+    ),
+    (
+        "ramp-pause-too-short",
+        lambda c: c.update({"versioning": {"rampSteps": [{"percent": 10, "pauseSeconds": 5}]}}),
+        P + "versioning.rampSteps[0].pauseSeconds must be >= 30 (got 5)",
+    ),
+    (
+        "delete-delay-shorter-than-poller-history",
+        lambda c: c.update({"versioning": {"sunset": {"deleteDelaySeconds": 60}}}),
+        P + "versioning.sunset.deleteDelaySeconds must be >= 310 (got 60)",
+    ),
+    (
+        "strategy-unknown",
+        lambda c: c.update({"versioning": {"strategy": "bluegreen"}}),
+        P + "versioning.strategy must be one of allAtOnce, progressive, manual (got 'bluegreen')",
     ),
     (
         "poller-mode-unknown",

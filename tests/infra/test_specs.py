@@ -15,6 +15,7 @@ from infra.specs.autoscaling import hpa_object, scaled_object
 from infra.specs.dashboard import dashboard_object, dashboard_queries
 from infra.specs.deployment import CHECKSUM_ANNOTATION, deployment_object
 from infra.specs.queue import queue_objects
+from infra.specs.release import Release
 from infra.specs.worker_config import config_map_object
 from tests.infra.k8s_schema import validate_object
 from tests.infra.samples import base_config, only_queue, settings_of
@@ -359,7 +360,11 @@ def test_keda_replaces_the_hpa_with_a_temporal_backlog_trigger() -> None:
     (scaled,) = _kind(objects, "ScaledObject")
     validate_object(scaled)
     settings = settings_of(config)
-    assert scaled == scaled_object(settings, only_queue(settings), NS, "b1")
+    release = Release("b1", "target")
+    assert scaled == scaled_object(settings, only_queue(settings), NS, "b1", release)
+    assert scaled["metadata"]["name"] == "billing-worker-b1"
+    assert scaled["metadata"]["labels"]["temporal.io/build-id"] == "b1"
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "billing-worker-b1"
     spec = scaled["spec"]
     assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (2, 6)
     trigger = spec["triggers"][0]

@@ -54,15 +54,91 @@ def _drop_queue_label(props):
     props["spec"]["template"]["metadata"]["labels"].pop("temporal.io/task-queue")
 
 
+def _build(build_id: str, role: str | None = None, by: str = "env"):
+    """Make the workload one version's: its build id (env or TWC label) and its role annotation."""
+
+    def edit(props):
+        if by == "env":
+            set_env("TEMPORAL_WORKER_BUILD_ID", build_id)(props)
+        else:
+            props["spec"]["template"]["metadata"]["labels"]["temporal.io/build-id"] = build_id
+        if role is not None:
+            annotations = props["metadata"].setdefault("annotations", {})
+            annotations["temporal-workers.io/version-role"] = role
+
+    return edit
+
+
+def _version(queue: str, build: str, replicas: float, role: str | None = None, by: str = "env"):
+    return deployment(
+        queue, _replicas(replicas), _build(build, role, by), name=f"{queue}-worker-{build}"
+    )
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
     resources: tuple[Resource, ...]
-    expected: tuple[str, ...]  # one substring per expected finding, in order
+    expected: tuple[str, ...]  # substrings of the findings' messages
     min_pollers: int = 2
+    count: int = -1  # findings expected; -1: one if any substring is expected, else none
 
 
 CASES = [
+    Case(
+        "versions never add up: v1 with 1 pod and v2 with 1 pod",
+        (_version("billing", "v1", 1.0), _version("billing", "v2", 1.0)),
+        (
+            'queue "billing" version "v1": 1 guaranteed poller',
+            'queue "billing" version "v2": 1 guaranteed poller',
+        ),
+        count=2,
+    ),
+    Case(
+        "two versions with 2 each",
+        (_version("billing", "v1", 2.0, "draining"), _version("billing", "v2", 2.0, "current")),
+        (),
+    ),
+    Case(
+        "a draining version with 1 poller",
+        (_version("billing", "v1", 1.0, "draining"), _version("billing", "v2", 3.0, "current")),
+        ('queue "billing" version "v1": 1 guaranteed poller (Deployment billing-worker-v1',),
+    ),
+    Case(
+        "a drained version at 0 is its sunset",
+        (_version("billing", "v1", 0.0, "drained"), _version("billing", "v2", 2.0, "current")),
+        (),
+    ),
+    Case(
+        "a drained version at 1 is still a live version with 1 poller",
+        (_version("billing", "v1", 1.0, "drained"), _version("billing", "v2", 2.0, "current")),
+        ('queue "billing" version "v1": 1 guaranteed poller',),
+    ),
+    Case(
+        "a version at 0 without a sunset role",
+        (_version("billing", "v1", 0.0), _version("billing", "v2", 2.0)),
+        ('queue "billing" version "v1": 0 guaranteed pollers',),
+    ),
+    Case(
+        "every version at 0",
+        (_version("billing", "v1", 0.0, "drained"), _version("billing", "v2", 0.0, "inactive")),
+        ('queue "billing": every version (v1, v2) is scaled to 0, no poller serves it',),
+    ),
+    Case(
+        "hand-written stack with TWC's build-id label",
+        (
+            _version("billing", "v1", 1.0, by="label"),
+            _version("billing", "v2", 1.0, by="label"),
+        ),
+        ('version "v1": 1 guaranteed poller', 'version "v2": 1 guaranteed poller'),
+        count=2,
+    ),
+    Case(
+        "unversioned and versioned workers do not add up",
+        (deployment("billing", _replicas(1.0)), _version("billing", "v2", 1.0)),
+        ('queue "billing": 1 guaranteed poller', 'queue "billing" version "v2": 1 guaranteed'),
+        count=2,
+    ),
     Case("hpa min 2 with pdb", (deployment("billing"), hpa("billing"), pdb("billing")), ()),
     Case(
         "hpa min 1",
@@ -306,9 +382,10 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_check_pollers(case: Case) -> None:
     findings = check_pollers(stack(*case.resources), case.min_pollers)
-    assert len(findings) == (1 if case.expected else 0), findings
+    assert len(findings) == (case.count if case.count >= 0 else min(len(case.expected), 1))
+    messages = "\n".join(finding.message for finding in findings)
     for fragment in case.expected:
-        assert fragment in findings[0].message
+        assert fragment in messages
 
 
 def test_finding_points_at_the_resource_to_fix() -> None:

@@ -17,6 +17,7 @@ PREVIEW_GC = "make preview-gc"
 PREVIEW_GC_TTL = "make preview-gc TTL={ttl}"
 POLICY_GATE = "make policy-gate STACK={stack} POLICY_PROFILE=production"
 PROMOTE = "make promote STACK={stack} IMAGE_REF={image_ref}"
+DEPLOY = "make deploy STACK={stack}"
 
 WORKFLOW_COMMANDS: dict[str, str] = {
     "preview-up": PREVIEW_UP,
@@ -26,6 +27,7 @@ WORKFLOW_COMMANDS: dict[str, str] = {
     "preview-gc-ttl": PREVIEW_GC_TTL,
     "policy-gate": POLICY_GATE,
     "promote": PROMOTE,
+    "deploy": DEPLOY,
 }
 """Every command a workflow may run, by name."""
 

@@ -82,12 +82,13 @@ def start_worker(
     app: str,
     log_dir: Path,
     settings: Mapping[str, str] | None = None,
+    namespace: str = "default",
 ) -> WorkerProcess:
     """Start `python -m workerkit` for one queue on free loopback ports."""
     health, metrics = free_port(), free_port()
     env = base_env(
         TEMPORAL_ADDRESS=address,
-        TEMPORAL_NAMESPACE="default",
+        TEMPORAL_NAMESPACE=namespace,
         TEMPORAL_TASK_QUEUE=task_queue,
         WORKER_APP=app,
         WORKER_BIND_ADDRESS="127.0.0.1",

@@ -60,6 +60,7 @@ def test_every_group_resolves_from_an_empty_module_cache() -> None:
         "schema-embed.json",
         "terraform-mapping-embed.json",
         "pulumi-language-python-exec",
+        "pulumi-resource-pulumi-python",
         "kwok-stages.yaml",
     ):
         assert name in derived, proc.stdout

@@ -98,6 +98,7 @@ def test_every_workflow_command_is_a_tested_command() -> None:
         "main.yml",
         "release.yml",
         "preview-gc.yml",
+        "sunset.yml",
         "action.yml",
     }
     for name, found in commands.items():
@@ -187,6 +188,19 @@ def test_main_deploys_staging_and_tags_promote_prod() -> None:
     assert "sha-$GITHUB_SHA" in prod and "sha-${{ github.sha }}" in str(main)
 
 
+def test_sunset_runs_an_unchanged_up_of_each_versioned_stack_hourly() -> None:
+    sunset = _workflows()["sunset.yml"]
+    assert sunset["on"]["schedule"][0]["cron"].split()[1:] == ["*", "*", "*", "*"]
+    for job, stack in (("staging", "staging"), ("prod", "prod")):
+        assert make_commands(_run_scripts(sunset, job)) == [f"make deploy STACK={stack}"]
+        # The same lock as the deploys of that stack: never two `up`s of one stack at once.
+        assert sunset["jobs"][job]["concurrency"]["group"] == f"deploy-{stack}"
+    for name in ("sunset.yml", "main.yml", "release.yml"):
+        assert "temporal-" in str(_workflows()[name]), (
+            f"{name}: no Temporal credentials for routing"
+        )
+
+
 def _dry_run_with(*args: str, path: str | None = None) -> list[str]:
     env = dict(os.environ)
     if path is not None:
@@ -246,6 +260,7 @@ def test_make_targets_expand_to_the_documented_commands(runner_path: str) -> Non
     [
         ("policy-gate", "STACK=prod"),
         ("promote", "STACK=prod", "IMAGE_REF=r@sha256:" + "a" * 64),
+        ("deploy", "STACK=prod"),
         ("preview-up", "PR=12"),
         ("preview-destroy", "PR=12"),
         ("preview-list",),
