@@ -10,7 +10,6 @@ so a settled stack previews as unchanged.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any
 
@@ -33,11 +32,27 @@ ROUTING_INPUTS = (
 )
 
 
+def _pickled_by_value(cls: type) -> type:
+    """Make dill copy `cls` and its methods into state instead of referring to this module.
+
+    The engine runs dynamic providers in a process of their own that unpickles the provider
+    before any of our code runs, and the project root is not on its `sys.path`: a class or method
+    pickled by reference (`infra.components...`) fails there with "No module named 'infra'".
+    dill copies what belongs to `__main__`.
+    """
+    cls.__module__ = "__main__"
+    for value in vars(cls).values():
+        if callable(value) and hasattr(value, "__module__"):
+            value.__module__ = "__main__"
+    return cls
+
+
+@_pickled_by_value
 class _RolloutProvider(dynamic.ResourceProvider):
     """Runs `infra.versions.rollout.promote`; imported lazily, from the project root it was given.
 
     The engine starts dynamic providers in their own process from a pickled copy of this object,
-    so the rollout code is imported there, not captured here.
+    so the rollout code is imported there (after adding the root to `sys.path`), not captured here.
     """
 
     def __init__(self, project_root: str) -> None:
@@ -86,7 +101,7 @@ class _RolloutProvider(dynamic.ResourceProvider):
             }
 
         try:
-            return asyncio.run(go())
+            return api.run_sync(go())
         except (RolloutError, ConnectionError) as err:
             raise Exception(str(err)) from None  # one line in the engine's diagnostics
 

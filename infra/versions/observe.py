@@ -8,7 +8,6 @@ says which build is current, ramping, draining or drained. Tests replace `OBSERV
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
@@ -17,7 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from infra.names import BUILD_ID_LABEL, SCALED_DOWN_ANNOTATION, selector_labels
+from infra.names import (
+    BUILD_ID_LABEL,
+    SCALED_DOWN_ANNOTATION,
+    VERSION_ROLE_ANNOTATION,
+    selector_labels,
+)
 from infra.settings import KubernetesSettings, QueueSettings, SecretValue, StackSettings
 from infra.versions import temporal_api as api
 from infra.versions.plan import LiveBuild
@@ -92,12 +96,14 @@ def read_ledger(
         if BUILD_ID_LABEL not in meta.get("labels", {}):
             unversioned = image
             continue
-        stamp = meta.get("annotations", {}).get(SCALED_DOWN_ANNOTATION)
+        annotations = meta.get("annotations", {})
+        stamp = annotations.get(SCALED_DOWN_ANNOTATION)
         live.append(
             LiveBuild(
                 build_id=env.get(BUILD_ID_ENV) or meta["labels"][BUILD_ID_LABEL],
                 image=image,
                 scaled_down_at=datetime.fromisoformat(stamp) if stamp else None,
+                role=annotations.get(VERSION_ROLE_ANNOTATION),
             )
         )
     return live, unversioned
@@ -127,7 +133,7 @@ def observe(settings: StackSettings, root: Path) -> dict[str, QueueObservation]:
     try:
         if missing:
             raise ConnectionError(missing)  # never dial a Temporal that would refuse us anyway
-        asyncio.run(_read_temporal(conn, list(settings.queues), observations))
+        api.run_sync(_read_temporal(conn, list(settings.queues), observations))
     except Exception as err:  # any failure: Temporal's view is missing
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         for observation in observations.values():

@@ -29,6 +29,7 @@ class LiveBuild:
     build_id: str
     image: str
     scaled_down_at: datetime | None = None  # when the program scaled it to 0 (annotation)
+    role: str | None = None  # the role it was last rendered with (annotation)
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,11 @@ def plan_queue(
     for build in live:
         if build.build_id == target:
             continue
-        if not temporal_known:
+        if not temporal_known:  # kept exactly as it was last rendered
             phase = SCALED_DOWN if build.scaled_down_at else SERVING
+            role = build.role or "unknown"
             plan.builds.append(
-                BuildPlan(build.build_id, build.image, phase, "unknown", build.scaled_down_at)
+                BuildPlan(build.build_id, build.image, phase, role, build.scaled_down_at)
             )
             continue
         status = snapshot.status_of(build.build_id) if snapshot else None

@@ -97,9 +97,8 @@ def queue_versions(
         builds.append(BuildWorkers(build.image, release))
     if plan.keep_unversioned and observation.unversioned_image is not None:
         builds.append(BuildWorkers(observation.unversioned_image, None))
-    rollout = None
-    if temporal_known:
-        rollout = rollout_props(settings, queue, target, plan)
+    # Registered even when Temporal's view is missing (preview): dropping it would show a delete.
+    rollout = rollout_props(settings, queue, target, plan)
     return QueueVersions(builds, rollout, plan, notes + plan.notes)
 
 

@@ -198,7 +198,7 @@ def test_temporal_unreachable_on_up_is_one_line_and_registers_no_workload() -> N
 def test_preview_without_temporal_keeps_every_live_version_and_says_so() -> None:
     observation = QueueObservation(
         live=[
-            LiveBuild(A, f"{REPO}@{DIGEST_A}", scaled_down_at=NOW - timedelta(days=9)),
+            LiveBuild(A, f"{REPO}@{DIGEST_A}", NOW - timedelta(days=9), role="drained"),
             LiveBuild("old", f"{REPO}@{DIGEST_A}"),
         ],
         temporal_error="no credentials",
@@ -210,7 +210,9 @@ def test_preview_without_temporal_keeps_every_live_version_and_says_so() -> None
     deployments = _by_kind(run, "Deployment")
     assert set(deployments) == {_name(A), _name(B), _name("old")}
     assert deployments[_name(A)]["spec"]["replicas"] == 0  # kept as it is, not removed
-    assert not [r for r in run.registrations if r.name.endswith("-rollout")]
+    annotations = deployments[_name(A)]["metadata"]["annotations"]
+    assert annotations["temporal-workers.io/version-role"] == "drained"  # as last rendered
+    assert _rollout(run)["pending"] is False  # kept registered: a preview shows no delete
     warnings = [m for level, m in log.records if level == logging.WARNING]
     assert warnings == [
         "versioning: cannot read the Worker Deployments at temporal-frontend.temporal:7233: "
