@@ -71,12 +71,7 @@ class QueueWorkers(pulumi.ComponentResource):
                 project_root,
                 pulumi.ResourceOptions(parent=self, depends_on=[deployments[0]]),
             )
-        workload = objects_names(objects)[0] if objects_names(objects) else queue.workload_name
-        self.workload = pulumi.Output.from_input(workload)
+        names = [str(o["metadata"]["name"]) for o in objects if o["kind"] == "Deployment"]
+        self.workload = pulumi.Output.from_input(names[0])  # the target build's when versioned
         self.namespace = pulumi.Output.from_input(name)
         self.register_outputs({"workload": self.workload, "namespace": self.namespace})
-
-
-def objects_names(objects: list[dict[str, Any]]) -> list[str]:
-    """metadata.name of every Deployment among `objects`, in order."""
-    return [str(o["metadata"]["name"]) for o in objects if o["kind"] == "Deployment"]

@@ -64,7 +64,6 @@ class Delays:
 
 def plan_queue(
     target: str,
-    target_image: str,
     live: list[LiveBuild],
     snapshot: DeploymentSnapshot | None,
     temporal_known: bool,
@@ -75,7 +74,8 @@ def plan_queue(
     unversioned_backlog: int | None = None,
 ) -> QueuePlan:
     """Plan the builds of one queue (see the module doc for the rules)."""
-    plan = QueuePlan(builds=[BuildPlan(target, target_image, SERVING, "target")])
+    # The target's image is the stack's own (an output of the image resource): set by the caller.
+    plan = QueuePlan(builds=[BuildPlan(target, "", SERVING, "target")])
     for build in live:
         if build.build_id == target:
             continue

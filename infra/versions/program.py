@@ -31,8 +31,7 @@ class QueueVersions:
     """What the program registers for one versioned queue."""
 
     builds: list[BuildWorkers]  # the target's image is filled in by `with_target_image`
-    rollout: dict[str, Any] | None
-    plan: QueuePlan
+    rollout: dict[str, Any]
     notes: list[str] = field(default_factory=list)
 
     def with_target_image(self, image: pulumi.Input[str]) -> list[BuildWorkers]:
@@ -71,13 +70,11 @@ def queue_versions(
     """Plan one queue; raise VersioningError when `up` cannot read Temporal (nothing is removed)."""
     versioning = settings.versioning
     temporal_known = observation.temporal_error is None
-    notes: list[str] = []
     if not temporal_known and not dry_run:
         raise VersioningError(temporal_unknown(settings, str(observation.temporal_error), dry_run))
     check_build_id(settings, target, observation)
     plan = plan_queue(
         target,
-        "",
         observation.live,
         observation.snapshot,
         temporal_known,
@@ -99,7 +96,7 @@ def queue_versions(
         builds.append(BuildWorkers(observation.unversioned_image, None))
     # Registered even when Temporal's view is missing (preview): dropping it would show a delete.
     rollout = rollout_props(settings, queue, target, plan)
-    return QueueVersions(builds, rollout, plan, notes + plan.notes)
+    return QueueVersions(builds, rollout, plan.notes)
 
 
 def temporal_unknown(settings: StackSettings, reason: str, dry_run: bool) -> str:

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from temporalio.api.deployment.v1 import WorkerDeploymentVersion as ApiVersion
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import (
     PinnedVersioningOverride,
@@ -28,7 +27,6 @@ from temporalio.service import RPCError
 
 from infra.versions import temporal_api as api
 
-_ = ApiVersion  # the API type and the SDK type share a name; the SDK one is used for overrides
 CONFLICT_RETRIES = 5
 
 
