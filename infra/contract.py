@@ -1,4 +1,4 @@
-"""Constants of the worker contract (shared/DESIGN.md §1-2 and worker_image/README.md).
+"""Constants of the worker contract (docs/architecture.md §1-2 and worker_image/README.md).
 
 `infra/` never imports `workerkit`; the values it must agree with live here, in one place.
 """

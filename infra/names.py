@@ -1,4 +1,4 @@
-"""Names and the labels of shared/DESIGN.md §2 (sanitised only where Kubernetes requires)."""
+"""Names and the labels of docs/architecture.md §2 (sanitised only where Kubernetes requires)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def version_labels(deployment_name: str, build_id: str) -> dict[str, str]:
 
 
 def queue_labels(stack: str, task_queue: str) -> dict[str, str]:
-    """Every label shared/DESIGN.md §2 puts on every object of a queue."""
+    """Every label docs/architecture.md §2 puts on every object of a queue."""
     return {
         **selector_labels(stack, task_queue),
         "app.kubernetes.io/part-of": PROJECT,

@@ -38,5 +38,5 @@ def queue_metadata(
     name: str,
     namespace: pulumi.Input[str] | None,
 ) -> dict[str, Any]:
-    """ObjectMeta of one of a queue's objects, carrying the queue's labels (DESIGN.md §2)."""
+    """ObjectMeta of a queue's object, carrying the queue's labels (docs/architecture.md §2)."""
     return metadata(name, namespace, queue_labels(settings.stack, queue.task_queue))

@@ -1,4 +1,4 @@
-"""The worker container's environment: the workerkit contract (shared/DESIGN.md §1)."""
+"""The worker container's environment: the workerkit contract (docs/architecture.md §1)."""
 
 from __future__ import annotations
 

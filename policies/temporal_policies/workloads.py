@@ -1,7 +1,7 @@
 """Which workloads are Temporal workers, which containers do the polling, which queues they serve.
 
 A worker is a Deployment or StatefulSet labelled `temporal.io/task-queue` (object or pod template)
-or with a container whose env sets `TEMPORAL_TASK_QUEUE` (shared/DESIGN.md §2). The env value is
+or with a container whose env sets `TEMPORAL_TASK_QUEUE` (docs/architecture.md §2). The env value is
 the exact queue name; the label may be sanitised for Kubernetes, so it names the queue only when no
 container states it.
 """

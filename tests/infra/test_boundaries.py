@@ -1,14 +1,19 @@
-"""Small rules of the program: import boundary, image references, kubeconfig paths."""
+"""Small rules of the program: import boundary, image references, kubeconfig paths, the copies
+of contract names the pack keeps, contracts only in the repository."""
 
 from __future__ import annotations
 
 import ast
+import re
+import subprocess
 
 import pulumi
 import pytest
 
+from infra import names
 from infra.components.cluster import kubeconfig_value
 from infra.components.worker_image import build_args, digest_ref
+from policies.temporal_policies import workloads
 from tests.infra.harness import REPO
 from tests.infra.samples import base_config, settings_of
 
@@ -57,3 +62,32 @@ def test_kubeconfig_paths_are_relative_to_the_project_root() -> None:
     assert kubeconfig_value("/etc/kc", REPO) == "/etc/kc"
     contents = "apiVersion: v1\nkind: Config\n"
     assert kubeconfig_value(contents, REPO) == contents
+
+
+def test_no_file_points_outside_the_repository_for_its_contracts() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    outside = re.compile(r"shared" + r"/DESIGN|\.\./shared/")  # split: this file is tracked too
+    offenders = [
+        path
+        for path in tracked
+        if path.endswith((".py", ".md", ".mk", ".yml", ".yaml", "Makefile"))
+        and outside.search((REPO / path).read_text(errors="replace"))
+    ]
+    assert offenders == [], "contracts live in docs/architecture.md"
+
+
+def test_version_labels_agree_between_the_program_and_the_pack() -> None:
+    """The pack may not import infra/, so it keeps its own copies of the names; they must agree."""
+    assert workloads.BUILD_ID_LABEL == names.BUILD_ID_LABEL
+    assert workloads.VERSION_ROLE_ANNOTATION == names.VERSION_ROLE_ANNOTATION
+    assert workloads.QUEUE_LABEL in names.queue_labels("s", "q")
+    architecture = (REPO / "docs" / "architecture.md").read_text()
+    for name in (
+        names.BUILD_ID_LABEL,
+        names.DEPLOYMENT_NAME_LABEL,
+        names.VERSION_ROLE_ANNOTATION,
+        names.SCALED_DOWN_ANNOTATION,
+    ):
+        assert f"`{name}" in architecture, name

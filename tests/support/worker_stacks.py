@@ -1,9 +1,9 @@
 """Hand-written stacks of Temporal workers, as the engine would describe them to a policy pack.
 
 `queue_resources("billing")` is the seven objects a well-run queue needs (ServiceAccount, ConfigMap,
-Secret, Deployment, HPA, PDB, Service), following shared/DESIGN.md: labels, TEMPORAL_TASK_QUEUE env,
-preStop drain, a grace period covering the drain. `good_stack(n)` is n such queues. Tests mutate
-copies of these to build bad stacks.
+Secret, Deployment, HPA, PDB, Service), following docs/architecture.md: labels,
+TEMPORAL_TASK_QUEUE env, preStop drain, a grace period covering the drain. `good_stack(n)` is n
+such queues. Tests mutate copies of these to build bad stacks.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 
 
 def labels(queue: str) -> dict[str, str]:
-    """The labels every object of a queue carries (DESIGN §2)."""
+    """The labels every object of a queue carries (docs/architecture.md §2)."""
     return {
         "app.kubernetes.io/name": "temporal-worker",
         "app.kubernetes.io/instance": STACK,
