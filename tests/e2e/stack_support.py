@@ -106,16 +106,23 @@ class KitProject:
         return out
 
 
-def local_rollout_control(server: DevServer, **versioning: Any) -> Callable[[dict[str, Any]], None]:
+def local_rollout_control(
+    server: DevServer, isolate: str | None = None, **versioning: Any
+) -> Callable[[dict[str, Any]], None]:
     """Edit for a versioned stack file: pulumi reaches the local dev server for routing.
 
     The workers' Temporal settings stay as the file has them (and so do the rendered objects);
-    only `versioning.controlAddress`/`controlTls` (and the given `versioning` keys) change.
+    `versioning.controlAddress`/`controlTls` (and the given `versioning` keys) change. `isolate`
+    suffixes every queue's Worker Deployment name, so tests sharing the dev server never see each
+    other's versions.
     """
 
     def edit(config: dict[str, Any]) -> None:
         section = config.setdefault("temporal-workers:versioning", {})
         section.update({"controlAddress": server.address, "controlTls": False, **versioning})
+        if isolate is not None:
+            for queue, spec in config["temporal-workers:queues"].items():
+                spec["deploymentName"] = f"temporal-workers-{queue}-{isolate}"
 
     return edit
 

@@ -45,7 +45,11 @@ def test_policy_gate_then_promote_staging(
     server, where host workers poll as the promoted build (the pods run on kwok).
     """
     stack, namespace = "staging", "temporal-workers-staging"
-    project = make_project(tmp_path / "project", stack, local_rollout_control(rollout_temporal))
+    project = make_project(
+        tmp_path / "project",
+        stack,
+        local_rollout_control(rollout_temporal, isolate=uuid.uuid4().hex[:8]),
+    )
     settings = settings_of_config(
         yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"], stack
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,7 +199,8 @@ def test_promoted_environment(
     """
     stack_file = REPO_ROOT / f"Pulumi.{stack}.yaml"
     before = stack_file.read_text()
-    project = kit(stack, stack_file, local_rollout_control(rollout_temporal))
+    edit = local_rollout_control(rollout_temporal, isolate=uuid.uuid4().hex[:8])
+    project = kit(stack, stack_file, edit)
     project.ok(["config", "set", "--path", "image.ref", dev.image_ref])
     assert project.config()["temporal-workers:image"]["ref"] == dev.image_ref
     namespace = project.config()["temporal-workers:namespace"]["name"]
