@@ -208,3 +208,46 @@ def test_rollout_sunset_and_rollback_through_the_ci_commands(
             ["pulumi", "stack", "rm", "--yes", "--stack", STACK, "--non-interactive"],
         )
     wait_nothing_ours(engine.cluster, NAMESPACE)
+
+
+def test_switching_versioning_on_keeps_the_unversioned_workers_until_they_are_idle(
+    engine: Engine, rollout_temporal: DevServer, tmp_path: Path
+) -> None:
+    """An unversioned queue switched to versioning: its Deployment stays until the new build is
+    current and no task waits for unversioned workers, then the next `make deploy` removes it."""
+    isolate = uuid.uuid4().hex[:8]
+
+    def unversioned(config: dict[str, Any]) -> None:
+        local_rollout_control(rollout_temporal, isolate=isolate)(config)
+        config["temporal-workers:versioning"]["enabled"] = False
+
+    project = make_project(tmp_path / "project", STACK, unversioned)
+    stack_file = project / f"Pulumi.{STACK}.yaml"
+    code, out = run_make(engine, project, ["pulumi", "stack", "init", STACK, "--non-interactive"])
+    assert code == 0, out
+    ref = _ref()
+    build = from_digest(ref)
+    unversioned_names = {f"{queue}-worker" for queue in QUEUES}
+    try:
+        code, out = run_make(engine, project, argv(PROMOTE, stack=STACK, image_ref=ref))
+        assert code == 0, out[-6000:]
+        assert set(_deployments(engine)) == unversioned_names
+
+        data = yaml.safe_load(stack_file.read_text())
+        data["config"]["temporal-workers:versioning"]["enabled"] = True
+        stack_file.write_text(yaml.safe_dump(data, sort_keys=False))
+        settings = settings_of_config(data["config"], STACK)
+        with build_pollers(settings, rollout_temporal, build, tmp_path / "workers"):
+            code, out = run_make(engine, project, argv(DEPLOY, stack=STACK))
+            assert code == 0, out[-6000:]
+            assert set(_deployments(engine)) == unversioned_names | _names(build)
+            orders = next(q for q in settings.queues if q.task_queue == "orders")
+            snap = _describe(rollout_temporal, settings.temporal.namespace, orders.deployment_name)
+            assert snap.current == build
+            code, out = run_make(engine, project, argv(DEPLOY, stack=STACK))
+            assert code == 0, out[-6000:]
+            assert set(_deployments(engine)) == _names(build)
+    finally:
+        for command in (["destroy", "--yes"], ["stack", "rm", "--yes"]):
+            run_make(engine, project, ["pulumi", *command, "--stack", STACK, "--non-interactive"])
+    wait_nothing_ours(engine.cluster, NAMESPACE)
