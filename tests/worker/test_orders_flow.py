@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 
 from orders_app.blobs import FileBlobStore
 from orders_app.client import SAMPLE_ITEMS, place_order
@@ -71,6 +71,22 @@ def test_claim_check_keeps_line_items_out_of_history(
     asyncio.run(scenario())
 
 
+async def _until_recorded(
+    handle: WorkflowHandle[TrackingWorkflow, TrackingState], count: int, timeout: float = 30.0
+) -> None:
+    """Wait until the latest run reports `count` recorded events (queries between runs retry)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            if await handle.query(TrackingWorkflow.recorded) >= count:
+                return
+        except WorkflowQueryFailedError:
+            pass  # asked while one run handed over to the next
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"tracking never recorded {count} events")
+        await asyncio.sleep(0.1)
+
+
 def test_tracking_workflow_continues_as_new(temporal_server: DevServer, spawn: StartWorker) -> None:
     spawn("shipments", "orders_app.queues:shipments").wait_state("ready")
 
@@ -83,13 +99,17 @@ def test_tracking_workflow_continues_as_new(temporal_server: DevServer, spawn: S
             task_queue="shipments",
         )
         events = ["picked", "packed", "left-depot", "in-transit", "out-for-delivery", "delivered"]
-        for event in events:
+        latest = client.get_workflow_handle_for(TrackingWorkflow.run, "tracking-track-1")
+        for count, event in enumerate(events[:-1], start=1):
             await handle.signal(TrackingWorkflow.tracking_event, event)
-            await asyncio.sleep(0.3)
+            # The next event only once this one is recorded: the run then continues as new
+            # exactly after every `continue_after` events, however loaded the machine is.
+            await _until_recorded(latest, count)
+        await handle.signal(TrackingWorkflow.tracking_event, events[-1])
         final = await client.get_workflow_handle_for(
             TrackingWorkflow.run, "tracking-track-1"
         ).result()
         assert final.events == events
-        assert final.runs >= 3  # continued as new at least twice
+        assert final.runs == 3  # continued as new after events 2 and 4
 
     asyncio.run(scenario())

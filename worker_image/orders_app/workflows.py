@@ -98,6 +98,7 @@ class TrackingWorkflow:
     def __init__(self) -> None:
         self._pending: list[str] = []
         self._delivered = False
+        self._recorded = 0
 
     @workflow.signal
     def tracking_event(self, event: str) -> None:
@@ -109,10 +110,16 @@ class TrackingWorkflow:
         """Events received but not yet recorded."""
         return len(self._pending)
 
+    @workflow.query
+    def recorded(self) -> int:
+        """Events recorded so far, over every run of this tracking."""
+        return self._recorded
+
     @workflow.run
     async def run(self, state: TrackingState) -> TrackingState:
         """Record events until `delivered`; return the final state."""
         handled = 0
+        self._recorded = len(state.events)
         while True:
             await workflow.wait_condition(lambda: bool(self._pending))
             event = self._pending.pop(0)
@@ -122,6 +129,7 @@ class TrackingWorkflow:
                 start_to_close_timeout=timedelta(seconds=10),
             )
             state.events.append(event)
+            self._recorded = len(state.events)
             handled += 1
             if event == "delivered":
                 return state
