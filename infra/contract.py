@@ -23,6 +23,13 @@ TLS_CERT_FILE = "tls.crt"
 TLS_KEY_FILE = "tls.key"
 TLS_CA_FILE = "ca.crt"
 API_KEY_SECRET_KEY = "TEMPORAL_API_KEY"
+TMP_DIR = "/tmp"
+"""The only writable path of the read-only root filesystem (an emptyDir)."""
+
+TMP_VOLUME = "tmp"
+CONFIG_VOLUME = "worker-config"
+TLS_VOLUME = "temporal-tls"
+"""The pod's own volumes; `queues.<q>.volumes` may not reuse their names or shadow their paths."""
 
 MIN_TERMINATION_BUFFER_SECONDS = 10
 """The policy pack requires terminationGracePeriodSeconds >= graceful shutdown + 10."""

@@ -238,6 +238,16 @@ class TopologySettings:
 
 
 @dataclass(frozen=True)
+class VolumeSettings:
+    """An existing PersistentVolumeClaim of the stack's namespace, mounted into the workers."""
+
+    name: str
+    claim_name: str
+    mount_path: str
+    read_only: bool
+
+
+@dataclass(frozen=True)
 class QueueSettings:
     """Everything one task queue's workload needs."""
 
@@ -256,6 +266,8 @@ class QueueSettings:
     service_monitor: ServiceMonitorSettings
     dashboard: DashboardSettings
     topology: TopologySettings
+    node_selector: dict[str, str]
+    volumes: tuple[VolumeSettings, ...]
     deployment_name: str
 
     @property

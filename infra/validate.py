@@ -11,7 +11,17 @@ from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
 from infra.confignode import DNS_LABEL, DNS_SUBDOMAIN, ConfigNode, join_path
-from infra.contract import MANAGED_ENV_PREFIXES, MIN_TERMINATION_BUFFER_SECONDS, TUNING_ENV
+from infra.contract import (
+    CONFIG_DIR,
+    CONFIG_VOLUME,
+    MANAGED_ENV_PREFIXES,
+    MIN_TERMINATION_BUFFER_SECONDS,
+    TLS_DIR,
+    TLS_VOLUME,
+    TMP_DIR,
+    TMP_VOLUME,
+    TUNING_ENV,
+)
 from infra.errors import ConfigError
 from infra.names import dns_label
 from infra.quantity import parse_quantity
@@ -42,6 +52,7 @@ from infra.settings import (
     TopologySettings,
     VersioningBehavior,
     VersioningSettings,
+    VolumeSettings,
 )
 
 TOP_LEVEL_KEYS = (
@@ -67,6 +78,8 @@ QUEUE_KEYS = (
     "serviceMonitor",
     "dashboard",
     "topologySpread",
+    "nodeSelector",
+    "volumes",
     "deploymentName",
 )
 DEFAULTS_KEYS = tuple(k for k in QUEUE_KEYS if k not in ("app", "deploymentName"))
@@ -476,6 +489,8 @@ def _queue(node: ConfigNode, name: str, project: str, temporal: TemporalSettings
         service_monitor=_service_monitor(node.get("serviceMonitor")),
         dashboard=_dashboard(node.get("dashboard")),
         topology=_topology(node.get("topologySpread")),
+        node_selector=_labels(node.get("nodeSelector")),
+        volumes=_volumes(node.get("volumes")),
         deployment_name=deployment_name,
     )
 
@@ -633,19 +648,64 @@ def _pdb(node: ConfigNode, guaranteed: int) -> PdbSettings:
     return PdbSettings(max_unavailable=value, min_available=None)
 
 
-def _service_monitor(node: ConfigNode) -> ServiceMonitorSettings:
-    node = node.obj(["enabled", "interval", "labels"])
-    labels_node = node.get("labels")
-    labels = labels_node.string_map(LABEL_KEY, "a Kubernetes label key")
+def _labels(node: ConfigNode) -> dict[str, str]:
+    """A map of Kubernetes label keys to label values."""
+    labels = node.string_map(LABEL_KEY, "a Kubernetes label key")
     for key, value in labels.items():
         if not re.fullmatch(LABEL_VALUE, value):
-            raise labels_node.get(key).fail(f"must be a Kubernetes label value (got {value!r})")
+            raise node.get(key).fail(f"must be a Kubernetes label value (got {value!r})")
+    return labels
+
+
+RESERVED_VOLUMES = (TMP_VOLUME, CONFIG_VOLUME, TLS_VOLUME)
+RESERVED_MOUNTS = (TMP_DIR, CONFIG_DIR, TLS_DIR)
+
+
+def _volumes(node: ConfigNode) -> tuple[VolumeSettings, ...]:
+    volumes: list[VolumeSettings] = []
+    for name in node.child_keys():
+        child = node.get(name)
+        if not re.fullmatch(DNS_LABEL, name) or name in RESERVED_VOLUMES:
+            raise child.fail(
+                "is not a valid volume name (a DNS label, not one of "
+                f"{', '.join(RESERVED_VOLUMES)})"
+            )
+        child = child.obj(["claimName", "mountPath", "readOnly"])
+        mount_node = child.get("mountPath")
+        mount = mount_node.required_string(
+            pattern=r"/[^\s:]*", expected="an absolute path, e.g. /var/lib/blobs"
+        )
+        clash = [m for m in RESERVED_MOUNTS if _overlaps(mount, m)]
+        clash += [v.mount_path for v in volumes if _overlaps(mount, v.mount_path)]
+        if clash:
+            raise mount_node.fail(f"overlaps the mount {clash[0]} (choose another path)")
+        volumes.append(
+            VolumeSettings(
+                name=name,
+                claim_name=child.get("claimName").required_string(
+                    pattern=DNS_SUBDOMAIN,
+                    expected="the name of an existing PersistentVolumeClaim of the namespace",
+                ),
+                mount_path=mount,
+                read_only=child.get("readOnly").boolean(False),
+            )
+        )
+    return tuple(volumes)
+
+
+def _overlaps(a: str, b: str) -> bool:
+    a, b = a.rstrip("/") + "/", b.rstrip("/") + "/"
+    return a.startswith(b) or b.startswith(a)
+
+
+def _service_monitor(node: ConfigNode) -> ServiceMonitorSettings:
+    node = node.obj(["enabled", "interval", "labels"])
     return ServiceMonitorSettings(
         enabled=node.get("enabled").boolean(False),
         interval=_str(
             node.get("interval"), "30s", pattern=DURATION, expected="a duration like 30s"
         ),
-        labels=labels,
+        labels=_labels(node.get("labels")),
     )
 
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Build the Pulumi CLI + Python language host, the Pulumi providers and the local Kubernetes control
-# plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) from the pinned Go
-# modules under tools/*/ into a cache outside the work tree. Each group is cached under a key that
-# hashes its go.mod/go.sum, its own Go sources, its build recipe and the Go version, so a change
-# rebuilds only that group; the binaries are then hard-linked into one bin/ directory whose name is
-# the hash of all group keys. Idempotent: what is already in the cache is not rebuilt.
+# Build the Pulumi CLI + Python language host, the Pulumi providers, the local Kubernetes control
+# plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) and its real node
+# (kubelet; pause, the pod sandbox's process) from the pinned Go modules under tools/*/ into a cache
+# outside the work tree. Each group is cached under a key that hashes its go.mod/go.sum, its own Go
+# sources, its build recipe and the Go version, so a change rebuilds only that group; the binaries
+# are then hard-linked into one bin/ directory whose name is the hash of all group keys. Idempotent.
 #
 # Usage: tools/build.sh [--resolve [GROUP...] | --check | --print-dir | --print-key | --versions | --help]
 #   (no option)   build what is missing, then print each binary's version
@@ -36,7 +36,7 @@ LD="-s -w"
 # The groups, built one after the other (each with go build -p 2 on the machine's 2 cores); kubectl
 # follows kubernetes, so it reuses the packages kubernetes compiled. Two groups side by side were
 # measured no faster on 2 cores (README, "Build: make tools").
-GROUPS_ORDER=(kubernetes kubectl pulumi etcd registry pulumi-kubernetes pulumi-docker-build kwok buildkit)
+GROUPS_ORDER=(kubernetes kubectl pulumi etcd registry pulumi-kubernetes pulumi-docker-build kwok buildkit pause)
 
 die() {
   echo "tools/build.sh: $*" >&2
@@ -47,10 +47,10 @@ die() {
 recipe() {
   case "$1" in
     kubernetes)
-      printf '%s\n' kube-apiserver kube-controller-manager kube-scheduler -- -ldflags \
+      printf '%s\n' kube-apiserver kube-controller-manager kube-scheduler kubelet -- -ldflags \
         "$LD -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$K8S_MINOR -X k8s.io/component-base/version.gitTreeState=clean" \
         k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-        k8s.io/kubernetes/cmd/kube-scheduler
+        k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet
       ;;
     pulumi-kubernetes)
       printf '%s\n' pulumi-resource-kubernetes -- -ldflags \
@@ -79,6 +79,9 @@ recipe() {
     buildkit)
       printf '%s\n' buildkitd -- -ldflags "$LD -X github.com/moby/buildkit/version.Version=v0.31.0" \
         github.com/moby/buildkit/cmd/buildkitd
+      ;;
+    pause)
+      printf '%s\n' pause -- -ldflags "$LD" .
       ;;
     kubectl)
       printf '%s\n' kubectl -- -ldflags \
@@ -279,8 +282,8 @@ resolve_all() {
 check_built() {
   local bin="$1/bin" name
   for name in pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-kubernetes \
-    pulumi-resource-docker-build kube-apiserver kube-controller-manager kube-scheduler etcd kwok \
-    registry buildkitd kubectl; do
+    pulumi-resource-docker-build kube-apiserver kube-controller-manager kube-scheduler kubelet etcd kwok \
+    registry buildkitd kubectl pause; do
     [[ -x "$bin/$name" ]] || die "missing $bin/$name; run make tools"
   done
 }
@@ -296,6 +299,7 @@ print_versions() {
     kube-apiserver "$("$bin/kube-apiserver" --version)" \
     kube-controller-manager "$("$bin/kube-controller-manager" --version)" \
     kube-scheduler "$("$bin/kube-scheduler" --version)" \
+    kubelet "$("$bin/kubelet" --version)" \
     etcd "$("$bin/etcd" --version | head -1)" \
     kwok "$("$bin/kwok" --version 2>&1 | head -1)" \
     registry "$("$bin/registry" --version 2>&1 | head -1)" \

@@ -8,6 +8,10 @@
 Ready and the controllers work, and writes ``DIR/kubeconfig``. kwok plays the kubelets: pods that
 the scheduler binds to its nodes become Running and Ready, so Deployments become Available.
 
+With ``--real-node`` (what ``make up`` and the e2e fixtures use) it also starts a real node
+(``tools/local_node.py``: kubelet, containerd, runc, a CNI bridge on this machine only): pods with
+the nodeSelector ``twk.local/node-kind=real`` really run there.
+
 State (certificates, tokens, etcd data, logs, pids) lives in DIR, by default ``.cache/cluster`` in
 the repo (git-ignored), or ``$TWK_CLUSTER_DIR``. ``stop`` ends the processes and keeps the data;
 ``delete`` stops and removes DIR.
@@ -33,6 +37,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tools import local_node
+from tools.local_node import NodeError, NodePorts, RealNode
 from tools.pulumi_env import REPO_ROOT, ToolsError, tools_bin
 
 DEFAULT_DIR = REPO_ROOT / ".cache" / "cluster"
@@ -54,6 +60,7 @@ class ClusterState:
     ports: dict[str, int]
     token: str
     pids: dict[str, int] = field(default_factory=dict)
+    real_node: bool = False
 
     @property
     def server(self) -> str:
@@ -92,6 +99,18 @@ def _make_pki(pki: Path) -> None:
              "-extfile", "apiserver.ext")  # fmt: skip
     _openssl(pki, "genrsa", "-out", "sa.key", "2048")
     _openssl(pki, "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub")
+
+
+def _make_kubelet_client_cert(pki: Path) -> None:
+    """The API server's client certificate for the kubelets (logs, exec): admin, of the CA."""
+    if (pki / "kubelet-client.crt").is_file():
+        return
+    _openssl(pki, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "kubelet-client.key",
+             "-out", "kubelet-client.csr",
+             "-subj", "/O=system:masters/CN=kube-apiserver-kubelet-client")  # fmt: skip
+    _openssl(pki, "x509", "-req", "-in", "kubelet-client.csr", "-CA", "ca.crt",
+             "-CAkey", "ca.key", "-CAcreateserial", "-out", "kubelet-client.crt",
+             "-days", "3650")  # fmt: skip
 
 
 def _kubeconfig(state: ClusterState, ca: Path) -> dict[str, Any]:
@@ -180,25 +199,74 @@ class LocalCluster:
         return not argv0 or Path(argv0).name == binary
 
     def running(self) -> dict[str, bool]:
-        """Which components have a live process."""
+        """Which components have a live process (the real node's too, when it has one)."""
         state = self.load_state()
         pids = state.pids if state else {}
-        return {c: c in pids and self._alive(pids[c], c) for c in COMPONENTS}
+        names = COMPONENTS + (local_node.NODE_COMPONENTS if state and state.real_node else ())
+        return {c: c in pids and self._alive(pids[c], _binary(c)) for c in names}
 
     def _spawn(self, state: ClusterState, name: str, args: list[str]) -> None:
+        self._spawn_argv(state, name, [str(Path(state.bin_dir) / name), *args])
+
+    def _spawn_argv(self, state: ClusterState, name: str, argv: list[str]) -> int:
         logs = self.dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
         with (logs / f"{name}.log").open("ab") as log:
             proc = subprocess.Popen(
-                [str(Path(state.bin_dir) / name), *args],
+                argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.dir,
+                env=env,
                 start_new_session=True,
             )
         state.pids[name] = proc.pid
         self._save_state(state)
+        return proc.pid
+
+    def _stop_component(self, state: ClusterState, name: str, grace: float = 10.0) -> bool:
+        """SIGTERM the component's process group, SIGKILL after ``grace``; True if it ran."""
+        pid = state.pids.get(name)
+        if pid is None or not self._alive(pid, _binary(name)):
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        end = time.monotonic() + grace
+        while self._alive(pid, _binary(name)) and time.monotonic() < end:
+            _reap(pid)
+            time.sleep(0.1)
+        if self._alive(pid, _binary(name)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        _reap(pid)
+        return True
+
+    def node(self) -> RealNode:
+        """The real node of this cluster (whether or not it runs)."""
+        state = self.load_state()
+        if state is None:
+            raise ClusterError(f"no cluster state in {self.dir}; run start first")
+
+        def spawn(name: str, argv: list[str]) -> int:
+            current = self.load_state()
+            assert current is not None
+            return self._spawn_argv(current, name, argv)
+
+        def alive(name: str) -> bool:
+            current = self.load_state()
+            pid = current.pids.get(name) if current else None
+            return pid is not None and self._alive(pid, _binary(name))
+
+        def kill(name: str) -> None:
+            current = self.load_state()
+            assert current is not None
+            self._stop_component(current, name, grace=15.0)
+            current.pids.pop(name, None)
+            self._save_state(current)
+
+        return RealNode(self.dir / "node", Path(state.bin_dir), spawn, alive, kill)
 
     def _log_tail(self, name: str, lines: int = 15) -> str:
         path = self.dir / "logs" / f"{name}.log"
@@ -220,16 +288,21 @@ class LocalCluster:
         raise ClusterError(f"timed out waiting for {what}:\n{self._log_tail(component)}")
 
     # -- start / stop -------------------------------------------------------------------------
-    def start(self, nodes: int = 3, zones: int = 2, timeout: float = 60.0) -> ClusterState:
-        """Start every component (idempotent) and wait until the cluster is usable."""
+    def start(
+        self, nodes: int = 3, zones: int = 2, timeout: float = 60.0, *, real_node: bool = False
+    ) -> ClusterState:
+        """Start every component (idempotent) and wait until the cluster is usable.
+
+        ``real_node`` adds the real node (see ``tools/local_node.py``); a running cluster without
+        one is restarted with one.
+        """
         if nodes < 1 or zones < 1:
             raise ClusterError("--nodes and --zones must be at least 1")
         deadline = time.monotonic() + timeout
-        if all(self.running().values()):
-            state = self.load_state()
-            assert state is not None
-            self._wait_usable(nodes, deadline)
-            return state
+        current = self.load_state()
+        if all(self.running().values()) and current and (current.real_node or not real_node):
+            self._wait_usable(nodes, deadline, real_node=current.real_node)
+            return current
         self.stop()  # a partial start: begin again from a clean set of processes
         bin_dir = self._bin_dir or tools_bin()
         missing = [c for c in (*COMPONENTS, "kwok-stages.yaml") if not (bin_dir / c).is_file()]
@@ -238,11 +311,12 @@ class LocalCluster:
         self.dir.mkdir(parents=True, exist_ok=True)
         pki = self.dir / "pki"
         _make_pki(pki)
+        _make_kubelet_client_cert(pki)
         old = self.load_state()
         token = old.token if old else secrets.token_hex(24)
-        names = ("etcd", "etcd_peer", "apiserver", "kcm", "sched", "kwok")
+        names = ("etcd", "etcd_peer", "apiserver", "kcm", "sched", "kwok", "kubelet", "healthz")
         ports = {p: _free_port() for p in names}
-        state = ClusterState(bin_dir=str(bin_dir), ports=ports, token=token)
+        state = ClusterState(bin_dir=str(bin_dir), ports=ports, token=token, real_node=real_node)
         self._save_state(state)
         (self.dir / "tokens.csv").write_text(f'{token},twk-admin,twk-admin,"system:masters"\n')
         self.kubeconfig.write_text(json.dumps(_kubeconfig(state, pki / "ca.crt"), indent=2))
@@ -286,6 +360,10 @@ class LocalCluster:
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
+                # Reach kubelets by address: resolving a node's name would ask the machine's DNS.
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
+                f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
+                f"--kubelet-client-key={pki / 'kubelet-client.key'}",
                 "--allow-privileged=true",
                 "--profiling=false",
                 "--v=1",
@@ -340,7 +418,13 @@ class LocalCluster:
             ],
         )
         self._register_nodes(nodes, zones)
-        self._wait_usable(nodes, deadline)
+        if real_node:
+            node_ports = NodePorts(kubelet=ports["kubelet"], healthz=ports["healthz"])
+            try:
+                self.node().start(self.kubeconfig, pki / "ca.crt", node_ports, deadline)
+            except NodeError as exc:
+                raise ClusterError(f"real node: {exc}") from exc
+        self._wait_usable(nodes, deadline, real_node=real_node)
         return state
 
     def _register_nodes(self, count: int, zones: int) -> None:
@@ -381,8 +465,15 @@ class LocalCluster:
                 names.append(item["metadata"]["name"])
         return names
 
-    def _wait_usable(self, nodes: int, deadline: float) -> None:
+    def _wait_usable(self, nodes: int, deadline: float, *, real_node: bool = False) -> None:
         self._wait("kwok nodes Ready", lambda: len(self.ready_nodes()) >= nodes, deadline, "kwok")
+        if real_node:
+            self._wait(
+                f"the real node {local_node.NODE_NAME} Ready",
+                lambda: local_node.NODE_NAME in self.ready_nodes(),
+                deadline,
+                "kubelet",
+            )
         # The controller-manager creates each namespace's default ServiceAccount.
         self._wait(
             "the default ServiceAccount",
@@ -392,26 +483,21 @@ class LocalCluster:
         )
 
     def stop(self, grace: float = 10.0) -> list[str]:
-        """Stop every running component (newest first); returns the names that were stopped."""
+        """Stop every running component (the real node first, then newest first).
+
+        Returns the names that were stopped.
+        """
         state = self.load_state()
         if state is None:
             return []
         stopped = []
+        if state.real_node or any(n in state.pids for n in local_node.NODE_COMPONENTS):
+            stopped += self.node().stop(list(state.pids))
+            state = self.load_state()
+            assert state is not None
         for name in reversed(COMPONENTS):
-            pid = state.pids.get(name)
-            if pid is None or not self._alive(pid, name):
-                continue
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
-            end = time.monotonic() + grace
-            while self._alive(pid, name) and time.monotonic() < end:
-                _reap(pid)
-                time.sleep(0.1)
-            if self._alive(pid, name):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-            _reap(pid)
-            stopped.append(name)
+            if self._stop_component(state, name, grace):
+                stopped.append(name)
         state.pids = {}
         self._save_state(state)
         return stopped
@@ -440,6 +526,13 @@ class LocalCluster:
         return result
 
 
+def _binary(component: str) -> str:
+    """The executable's name a component's process runs."""
+    if component.startswith("forward-"):
+        return Path(sys.executable).name
+    return component
+
+
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
@@ -458,12 +551,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=3, help="kwok nodes (default 3)")
     parser.add_argument("--zones", type=int, default=2, help="zones the nodes spread over")
     parser.add_argument("--timeout", type=float, default=60.0, help="start timeout, seconds")
+    parser.add_argument(
+        "--real-node",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run a real kubelet node (needs root; default on)",
+    )
     args = parser.parse_args(argv)
     cluster = LocalCluster(Path(args.dir))
     try:
         if args.command == "start":
             began = time.monotonic()
-            state = cluster.start(args.nodes, args.zones, args.timeout)
+            state = cluster.start(args.nodes, args.zones, args.timeout, real_node=args.real_node)
             took = time.monotonic() - began
             print(f"cluster ready in {took:.1f} s: {state.server}")
             print(f"export KUBECONFIG={cluster.kubeconfig}")
@@ -485,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'ready nodes':26} {', '.join(status['ready_nodes']) or '-'}")
                 print(f"{'kubeconfig':26} {status['kubeconfig']}")
             return 0 if status["healthy"] else 1
-    except (ClusterError, ToolsError) as exc:
+    except (ClusterError, NodeError, ToolsError) as exc:
         print(f"local_cluster: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -46,7 +46,7 @@ from typing import Any
 
 import yaml
 
-from tools import pulumi_env
+from tools import local_node, pulumi_env
 from tools.local_cluster import ClusterError, LocalCluster
 from tools.pulumi_env import REPO_ROOT, ToolsError
 
@@ -331,6 +331,7 @@ class State:
     temporal_address: str = ""
     registry_address: str = ""
     buildkit_endpoint: str = ""
+    forwarded: int | None = None
     cluster_dir: str = ""
     backend_dir: str = ""
     stack: str = ""
@@ -478,6 +479,11 @@ class LocalStack:
         return f"127.0.0.1:{self.opts.temporal_port}"
 
     @property
+    def pod_temporal_address(self) -> str:
+        """Where the pods on the real node reach the dev server (forwarded to 127.0.0.1)."""
+        return f"{local_node.NODE_IP}:{self.opts.temporal_port}"
+
+    @property
     def registry_address(self) -> str:
         """``127.0.0.1:<port>`` of the registry."""
         return f"127.0.0.1:{self.opts.registry_port}"
@@ -497,7 +503,7 @@ class LocalStack:
             base = str(image.get("baseImage", ""))
             if base.startswith("127.0.0.1:"):
                 image["baseImage"] = f"{self.registry_address}/{base.split('/', 1)[1]}"
-            config.setdefault(f"{PROJECT}:temporal", {})["address"] = self.temporal_address
+            config.setdefault(f"{PROJECT}:temporal", {})["address"] = self.pod_temporal_address
             kube = config.setdefault(f"{PROJECT}:kubernetes", {})
             kube["kubeconfig"] = str(self.cluster.kubeconfig)
             if self.opts.namespace:
@@ -618,14 +624,24 @@ class LocalStack:
         self._say("base image twk-base:bookworm-python3 and wheelhouse: ready")
 
     def _start_cluster(self, state: State) -> None:
-        if all(self.cluster.running().values()):
-            self.cluster.start(nodes=3, zones=2, timeout=120)  # waits until usable
+        running = self.cluster.load_state()
+        if all(self.cluster.running().values()) and running and running.real_node:
+            self.cluster.start(nodes=3, zones=2, timeout=120, real_node=True)  # waits until usable
             self._say(f"control plane: already running ({self.cluster.dir})")
         else:
             state.started.append("cluster")
             self._save(state)
-            self.cluster.start(nodes=3, zones=2, timeout=120)
-            self._say(f"control plane: started ({self.cluster.dir}, 3 kwok nodes in 2 zones)")
+            self.cluster.start(nodes=3, zones=2, timeout=120, real_node=True)
+            self._say(
+                f"control plane: started ({self.cluster.dir}, 3 kwok nodes in 2 zones and the "
+                f"real node {local_node.NODE_NAME} at {local_node.NODE_IP})"
+            )
+        node = self.cluster.node()
+        node.trust_registry(self.registry_address)
+        node.forward(self.opts.temporal_port)
+        state.forwarded = self.opts.temporal_port
+        self._save(state)
+        self._say(f"pods reach the dev server at {self.pod_temporal_address}")
 
     # the public steps
     def up(self) -> Summary:
@@ -801,7 +817,7 @@ class LocalStack:
             code, _ = self.pulumi(["stack", "select", self.opts.stack])
             if code == 0:
                 if not all(self.cluster.running().values()):
-                    self.cluster.start(nodes=3, zones=2, timeout=120)
+                    self.cluster.start(nodes=3, zones=2, timeout=120, real_node=True)
                     if "cluster" not in state.started:
                         state.started.append("cluster")
                 self.write_project()
@@ -811,6 +827,8 @@ class LocalStack:
                 )
                 self._pulumi_ok(["stack", "rm", "--stack", self.opts.stack, "--yes"])
                 done.append(f"destroyed stack {self.opts.stack}")
+        if state.forwarded is not None and "cluster" not in state.started:
+            self.cluster.node().unforward(state.forwarded)  # the cluster stays: only ours goes
         for name in reversed(state.started):
             if name == "cluster":
                 self.cluster.stop()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 import pulumi_docker_build as docker_build
+from pulumi.runtime.rpc import UNKNOWN
 
 from infra.settings import ImageSettings
 from infra.versions import build_id as build_ids
@@ -30,9 +31,16 @@ def build_args(image: ImageSettings, build_id: str = "") -> dict[str, str]:
 
 
 def digest_ref(repository: str, digest: str) -> str:
-    """`<repository>@<digest>`; an already qualified `repo@sha256:...` is returned as is."""
+    """`<repository>@<digest>`; an already qualified `repo@sha256:...` is returned as is.
+
+    In a preview of a changed build (which does not build) the provider reports an empty digest:
+    the ref is then unknown, as on a new stack, rather than an error.
+    """
     if "@" in digest:
         return digest
+    if not digest and pulumi.runtime.is_dry_run():
+        # The SDK's unknown sentinel: an apply that returns it yields an unknown output.
+        return str(UNKNOWN)
     if not digest.startswith("sha256:"):
         raise pulumi.RunError(
             f"the image build of {repository} reported no digest (got {digest!r}); "
@@ -79,7 +87,8 @@ class WorkerImage(pulumi.ComponentResource):
             self.ref = self._docker_build(name, image, self.resolved_build_id, project_root, child)
         else:
             self.ref = self._docker(name, image, self.resolved_build_id, project_root, child)
-        self.digest = self.ref.apply(lambda ref: ref.split("@", 1)[1])
+        # An unknown ref (a preview that does not build) has no "@": its digest is unknown too.
+        self.digest = self.ref.apply(lambda ref: ref.split("@", 1)[-1])
         self.build_id = pulumi.Output.from_input(self.resolved_build_id)
         self.register_outputs({"ref": self.ref, "digest": self.digest, "buildId": self.build_id})
 

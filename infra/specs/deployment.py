@@ -8,6 +8,7 @@ import pulumi
 
 from infra.contract import (
     CONFIG_DIR,
+    CONFIG_VOLUME,
     DRAIN_COMMAND,
     HEALTH_PORT,
     LIVENESS_PATH,
@@ -17,6 +18,9 @@ from infra.contract import (
     TLS_CERT_FILE,
     TLS_DIR,
     TLS_KEY_FILE,
+    TLS_VOLUME,
+    TMP_DIR,
+    TMP_VOLUME,
     WORKER_CONTAINER,
 )
 from infra.settings import QueueSettings, StackSettings
@@ -77,7 +81,7 @@ def _tls_volume(settings: StackSettings, queue: QueueSettings) -> dict[str, Any]
     if not items:
         return None
     return {
-        "name": "temporal-tls",
+        "name": TLS_VOLUME,
         "secret": {"secretName": secret_name, "items": items, "defaultMode": 0o444},
     }
 
@@ -106,11 +110,14 @@ def _container(
     tls_volume: dict[str, Any] | None,
 ) -> dict[str, Any]:
     mounts: list[dict[str, Any]] = [
-        {"name": "tmp", "mountPath": "/tmp"},
-        {"name": "worker-config", "mountPath": CONFIG_DIR, "readOnly": True},
+        {"name": TMP_VOLUME, "mountPath": TMP_DIR},
+        {"name": CONFIG_VOLUME, "mountPath": CONFIG_DIR, "readOnly": True},
     ]
     if tls_volume is not None:
-        mounts.append({"name": "temporal-tls", "mountPath": TLS_DIR, "readOnly": True})
+        mounts.append({"name": TLS_VOLUME, "mountPath": TLS_DIR, "readOnly": True})
+    mounts += [
+        {"name": v.name, "mountPath": v.mount_path, "readOnly": v.read_only} for v in queue.volumes
+    ]
     return {
         "name": WORKER_CONTAINER,
         "image": image,
@@ -153,11 +160,18 @@ def deployment_object(
     selector = workload_selector(settings, queue, release)
     tls_volume = _tls_volume(settings, queue)
     volumes: list[dict[str, Any]] = [
-        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-        {"name": "worker-config", "configMap": {"name": names.config_map(queue)}},
+        {"name": TMP_VOLUME, "emptyDir": {"sizeLimit": "64Mi"}},
+        {"name": CONFIG_VOLUME, "configMap": {"name": names.config_map(queue)}},
     ]
     if tls_volume is not None:
         volumes.append(tls_volume)
+    volumes += [
+        {
+            "name": v.name,
+            "persistentVolumeClaim": {"claimName": v.claim_name, "readOnly": v.read_only},
+        }
+        for v in queue.volumes
+    ]
     spec: dict[str, Any] = {
         "revisionHistoryLimit": 5,
         "selector": {"matchLabels": selector},
@@ -179,6 +193,7 @@ def deployment_object(
                     "runAsNonRoot": True,
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
+                **({"nodeSelector": dict(queue.node_selector)} if queue.node_selector else {}),
                 "topologySpreadConstraints": _spread(queue, selector),
                 "containers": [_container(settings, queue, image, build_id, tls_volume)],
                 "volumes": volumes,

@@ -30,10 +30,10 @@ def tools_bin_dir() -> Path:
 def local_cluster(
     tools_bin_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalCluster]:
-    """A running control plane with 3 kwok nodes in 2 zones; removed after the session."""
+    """A running control plane with 3 kwok nodes in 2 zones and the real node; removed after."""
     cluster = LocalCluster(tmp_path_factory.mktemp("cluster"), bin_dir=tools_bin_dir)
     try:
-        cluster.start(nodes=3, zones=2, timeout=120)
+        cluster.start(nodes=3, zones=2, timeout=120, real_node=True)
         yield cluster
     finally:
         cluster.delete()

@@ -9,6 +9,7 @@ import subprocess
 
 import pulumi
 import pytest
+from pulumi.runtime.rpc import UNKNOWN
 
 from infra import names
 from infra.components.cluster import kubeconfig_value
@@ -44,6 +45,16 @@ def test_digest_ref_always_pins_a_digest() -> None:
     assert digest_ref("x", f"ghcr.io/acme/worker@{digest}") == f"ghcr.io/acme/worker@{digest}"
     with pytest.raises(pulumi.RunError, match="reported no digest"):
         digest_ref("ghcr.io/acme/worker", "")
+
+
+def test_digest_ref_is_unknown_in_a_preview_that_does_not_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A changed build previews (no build) with an empty digest: unknown, not an error."""
+    monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: True)
+    assert digest_ref("ghcr.io/acme/worker", "") == UNKNOWN
+    with pytest.raises(pulumi.RunError, match="reported no digest"):
+        digest_ref("ghcr.io/acme/worker", "latest")
 
 
 def test_build_args_leave_base_image_to_the_dockerfile_unless_set() -> None:

@@ -52,7 +52,7 @@ P = "temporal-workers:"
 QUEUE_KEYS = (
     "app, replicas, autoscaling, resources, tuning, gracefulShutdownSeconds, "
     "terminationBufferSeconds, env, secretEnv, pdb, serviceMonitor, dashboard, topologySpread, "
-    "deploymentName"
+    "nodeSelector, deploymentName"
 )
 CASES: list[tuple[str, Mutation, str]] = [
     (

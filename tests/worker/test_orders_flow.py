@@ -62,7 +62,8 @@ def test_claim_check_keeps_line_items_out_of_history(
 
     async def scenario() -> None:
         client = await Client.connect(temporal_server.address)
-        await place_order(client, "claim-1", SAMPLE_ITEMS, FileBlobStore(tmp_path / "blobs"))
+        store = FileBlobStore(tmp_path / "blobs", inline_max_bytes=0)
+        await place_order(client, "claim-1", SAMPLE_ITEMS, store)
         history = await client.get_workflow_handle("order-claim-1").fetch_history()
         raw = history.to_json()
         assert "sku-kettle" not in raw  # only the key travels through Temporal
