@@ -33,6 +33,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,19 @@ class LocalCluster:
             return status, json.loads(text)
         except ValueError:
             return status, text
+
+    def watch(self, path: str, timeout: float = 3600.0) -> Iterator[dict[str, Any]]:
+        """The events of ``GET path?watch=1`` (``{"type": ..., "object": ...}``) as they come."""
+        state = self.load_state()
+        if state is None:
+            raise ClusterError(f"no cluster state in {self.dir}; run start first")
+        sep = "&" if "?" in path else "?"
+        req = urllib.request.Request(f"{state.server}{path}{sep}watch=1")
+        req.add_header("Authorization", f"Bearer {state.token}")
+        with urllib.request.urlopen(req, timeout=timeout, context=self._ssl()) as resp:
+            for line in resp:
+                if line.strip():
+                    yield json.loads(line)
 
     # -- processes ----------------------------------------------------------------------------
     @staticmethod
