@@ -51,7 +51,7 @@ worker: $(VENV_STAMP) ## run one sample-app worker: make worker QUEUE=orders|bil
 	  WORKER_HEALTH_PORT=$$((8080 + $(PORT_OFFSET))) WORKER_METRICS_PORT=$$((9090 + $(PORT_OFFSET))) \
 	  exec ../$(PY) -m workerkit
 
-order: $(VENV_STAMP) ## place a sample order: make order ORDER=order-1 (needs the three workers)
+order: $(VENV_STAMP) ## place a sample order: make order ORDER=order-1 (workers: make up, or make worker)
 	cd worker_image && ../$(PY) -m orders_app.client place $(ORDER)
 
 dev-server: $(VENV_STAMP) ## start a Temporal dev server on 127.0.0.1:7233 (foreground)

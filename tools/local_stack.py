@@ -349,6 +349,7 @@ class Workload:
     hpa: str
     pdb: str
     min_replicas: int
+    nodes: str = "-"
 
     @property
     def settled(self) -> bool:
@@ -381,7 +382,8 @@ class Summary:
         rows = [
             ("Temporal dev server", f"{self.temporal_address} (namespace default)"),
             ("image registry", self.registry_address),
-            ("Kubernetes API", f"{self.api_server} (kwok nodes)"),
+            ("Kubernetes API", self.api_server),
+            ("real node", f"{local_node.NODE_NAME} at {local_node.NODE_IP} (kubelet, containerd)"),
             ("image", self.image_ref),
             ("image digest", self.image_digest),
             ("build id", self.build_id),
@@ -389,7 +391,7 @@ class Summary:
         ]
         lines += [f"  {k:20} {v}" for k, v in rows]
         lines.append("")
-        header = ("queue", "workload (Deployment)", "ready", "available", "HPA", "PDB")
+        header = ("queue", "workload (Deployment)", "ready", "available", "HPA", "PDB", "pods on")
         table = [header] + [
             (
                 w.queue,
@@ -398,6 +400,7 @@ class Summary:
                 "yes" if w.available else "NO",
                 w.hpa,
                 w.pdb,
+                w.nodes,
             )
             for w in self.workloads
         ]
@@ -420,9 +423,10 @@ class Summary:
             "  make stack-status    # processes, stack outputs, workloads",
             "  make down            # destroy the stack, stop what make up started",
             "",
-            "Pods run on kwok nodes: the API server, scheduler and controllers are real, the",
-            "containers are not started (kwok marks the pods Running and Ready). Run workers",
-            "against the dev server with `make worker QUEUE=orders`.",
+            f"The workers run in pods on the real node {local_node.NODE_NAME} (kubelet,",
+            f"containerd, runc; pod network {local_node.SUBNET}; they reach the dev server at",
+            f"{local_node.NODE_IP}). `make order` places an order through them; the kwok nodes",
+            "stay for scheduling tests.",
         ]
         return "\n".join(lines)
 
@@ -729,6 +733,11 @@ class LocalStack:
             p["metadata"]["labels"].get("app.kubernetes.io/component", ""): p
             for p in items(f"/apis/policy/v1{base}/poddisruptionbudgets")
         }
+        nodes: dict[str, set[str]] = {}
+        for pod in items(f"/api/v1{base}/pods"):
+            owners = pod["metadata"].get("ownerReferences") or [{"name": ""}]
+            deployment = owners[0]["name"].rsplit("-", 1)[0]  # <deployment>-<template hash>
+            nodes.setdefault(deployment, set()).add(pod["spec"].get("nodeName") or "(pending)")
         result = []
         for dep in items(f"/apis/apps/v1{base}/deployments"):
             name = dep["metadata"]["name"]
@@ -757,6 +766,7 @@ class LocalStack:
                     hpa=hpa_text,
                     pdb=pdb_text,
                     min_replicas=int(hpa["spec"].get("minReplicas", 1)) if hpa else 1,
+                    nodes=",".join(sorted(nodes.get(name, ()))) or "-",
                 )
             )
         return sorted(result, key=lambda w: w.queue)

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.helpers import Engine, assert_quiet_engine_run
+from tests.e2e.real_node_support import check_orders
 from tests.e2e.stack_support import (
     api_items,
     registry_digest,
     wait_nothing_ours,
 )
-from tools import local_stack
+from tools import local_node, local_stack
 from tools.pulumi_env import REPO_ROOT
 
 pytest_plugins = ["tests.e2e.stack_fixtures"]  # session fixture docker_engine
@@ -107,6 +108,20 @@ def _up_check_down(
     pdbs = api_items(cluster, f"/apis/policy/v1/namespaces/{NAMESPACE}/poddisruptionbudgets")
     assert len(pdbs) == 3
 
+    # The workers really run on the real node: an order completes through the pods alone (no
+    # worker runs on the host), every activity done by a pod of its queue.
+    pods = api_items(cluster, f"/api/v1/namespaces/{NAMESPACE}/pods")
+    assert {p["spec"]["nodeName"] for p in pods} == {local_node.NODE_NAME}
+    order = subprocess.run(
+        [sys.executable, "-m", "orders_app.client", "place", "pods-1",
+         "--address", f"127.0.0.1:{temporal_port}"],
+        cwd=REPO_ROOT / "worker_image", capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert order.returncode == 0 and '"status": "completed"' in order.stdout, order
+    report = check_orders(f"127.0.0.1:{temporal_port}", ["pods-1"])
+    assert set(report.identities) == {f"{q}-worker" for q in QUEUES}, report.identities
+    assert report.retried == [] and report.unpaired == [], report
+
     # The digest is the registry's: the manifest is there under exactly that digest.
     assert (
         registry_digest(f"127.0.0.1:{registry_port}", "temporal-workers/worker", digest) == digest
@@ -117,7 +132,7 @@ def _up_check_down(
     assert f"image digest         {digest}" in out, out
     assert f"127.0.0.1:{temporal_port}" in out
     for queue in QUEUES:
-        row = rf"^  {queue}\s+{queue}-worker\s+2/2\s+yes\s+2-3\s+maxUnavailable=1$"
+        row = rf"^  {queue}\s+{queue}-worker\s+2/2\s+yes\s+2-3\s+maxUnavailable=1\s+twk-real-0$"
         assert re.search(row, out, re.M), out
     assert f"kubectl -n {NAMESPACE} get deploy,hpa,pdb,pods" in out
     assert "✅ temporal-workers@v0.1.0" in out, "the policy pack did not run or did not pass"

@@ -12,29 +12,38 @@ removed ran its preStop drain and exited 0 (no SIGKILL).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
+from temporalio.client import Client
 
+from infra.versions import temporal_api as api
+from infra.versions.build_id import from_digest
 from tests.e2e.helpers import Engine
 from tests.e2e.real_node_support import OrderStream, PodWatch, check_orders
-from tests.e2e.stack_fixtures import KitFactory
-from tests.e2e.stack_support import api_items
+from tests.e2e.stack_support import api_items, local_rollout_control, make_project, run_make
+from tests.support.ci_commands import DEPLOY, PROMOTE, argv
 from tests.support.docker_engine import WORKER_IMAGE_DIR, engine_up, ensure_wheelhouse
 from tests.support.temporal_dev import SHORT_DRAINAGE, DevServer, dev_server
 from tools import local_node, pulumi_env
 from tools.pulumi_env import REPO_ROOT
 
+if TYPE_CHECKING:  # the fixtures module is loaded as a plugin, not imported
+    from tests.e2e.stack_fixtures import KitFactory
+
 pytest_plugins = ["tests.e2e.stack_fixtures"]
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
 QUEUES = ("orders", "billing", "shipments")
+STAGING = "staging"
 REPOSITORY = "temporal-workers/worker"
 
 
@@ -69,9 +78,11 @@ def worker_refs(registry: str, engine: Engine) -> dict[str, str]:
         args = {"BASE_IMAGE": base, "WHEELHOUSE": ".wheelhouse", "VERSION": f"0.0.0-{version}"}
         docker.build(WORKER_IMAGE_DIR, tag, args)
         docker.docker("push", tag)
-        digest = docker.docker("inspect", "--format", "{{index .RepoDigests 0}}", tag)
-        refs[version] = digest.stdout.strip()
-        assert refs[version].startswith(f"{registry}/{REPOSITORY}@sha256:"), refs[version]
+        listed = docker.docker("inspect", "--format", "{{json .RepoDigests}}", tag).stdout
+        # The same image pushed to an earlier session's registry is listed too.
+        ours = [d for d in json.loads(listed) if d.startswith(f"{registry}/{REPOSITORY}@sha256:")]
+        assert len(ours) == 1, listed
+        refs[version] = ours[0]
     engine.cluster.node().trust_registry(registry)
     return refs
 
@@ -213,6 +224,106 @@ def test_rollout_drain_and_scale_down_under_load_lose_no_work(
     # 9 replaced by the rollout, 3 evicted by the drain, 3 removed by the scale-down.
     assert len(terminated) >= 15, [p.name for p in terminated]
     for pod in terminated:
+        messages = pod.log_messages()
+        assert (pod.exit_code, pod.reason) == (0, "Completed"), (pod, messages[-5:])
+        assert "drain requested over HTTP" in messages and "drained" in messages, (pod, messages)
+
+
+def _current_and_status(
+    server: DevServer, deployment: str, build: str
+) -> tuple[str | None, str | None]:
+    async def read() -> tuple[str | None, str | None]:
+        client = await Client.connect(server.address)
+        snap = await api.describe(client, deployment)
+        assert snap is not None, deployment
+        return snap.current, snap.status_of(build)
+
+    return asyncio.run(read())
+
+
+def test_versioned_rollout_under_load_drains_the_old_build_on_real_pods(
+    engine: Engine, node_temporal: DevServer, worker_refs: dict[str, str], tmp_path: Path
+) -> None:
+    """A->B with staging's versioned stack: orders started on A finish on A's pods, new ones run
+    on B's; once A is drained, `make deploy` scales A to 0 and each of its pods drains and exits 0.
+    """
+    namespace, isolate = "temporal-workers-staging", uuid.uuid4().hex[:8]
+    port = node_temporal.address.rsplit(":", 1)[1]
+
+    def edit(config: dict[str, Any]) -> None:
+        local_rollout_control(
+            node_temporal,
+            isolate=isolate,
+            timeouts={"pollersSeconds": 240},
+            sunset={"scaledownDelaySeconds": 0},
+        )(config)
+        config["temporal-workers:kubernetes"] = {"kubeconfig": str(engine.cluster.kubeconfig)}
+        config["temporal-workers:temporal"] = {
+            "address": f"{local_node.NODE_IP}:{port}",
+            "namespace": "default",
+        }
+        defaults = config["temporal-workers:defaults"]
+        defaults["autoscaling"] = {"minReplicas": 2, "maxReplicas": 2}
+        defaults["resources"] = {"requests": {"cpu": "50m", "memory": "96Mi"}}
+        defaults["gracefulShutdownSeconds"] = 10
+        defaults["nodeSelector"] = local_node.node_selector()
+
+    project = make_project(tmp_path / "project", STAGING, edit)
+    code, out = run_make(engine, project, ["pulumi", "stack", "init", STAGING, "--non-interactive"])
+    assert code == 0, out
+    build_a, build_b = (from_digest(worker_refs[v]) for v in ("a", "b"))
+    orders = f"temporal-workers-orders-{isolate}"
+    try:
+        code, out = run_make(
+            engine, project, argv(PROMOTE, stack=STAGING, image_ref=worker_refs["a"])
+        )
+        assert code == 0, out[-6000:]
+        assert _current_and_status(node_temporal, orders, build_a)[0] == build_a
+        watch = PodWatch(engine.cluster, pulumi_env.tools_bin() / "kubectl", namespace, tmp_path)
+        stream = OrderStream(node_temporal.address, interval=0.5, ship_seconds=2.0)
+        time.sleep(4)
+        began = time.monotonic()
+        code, out = run_make(
+            engine, project, argv(PROMOTE, stack=STAGING, image_ref=worker_refs["b"])
+        )
+        assert code == 0, out[-6000:]
+        promoted = time.monotonic() - began
+        time.sleep(4)
+        order_ids = stream.stop()
+        report = check_orders(node_temporal.address, order_ids)
+
+        deadline = time.monotonic() + 120
+        while _current_and_status(node_temporal, orders, build_a) != (build_b, "drained"):
+            assert time.monotonic() < deadline, "build A never drained"
+            time.sleep(1)
+        code, out = run_make(engine, project, argv(DEPLOY, stack=STAGING))
+        assert code == 0, out[-6000:]
+        deadline = time.monotonic() + 120
+        while any(build_a in p["metadata"]["name"] for p in _pods(engine, namespace)):
+            assert time.monotonic() < deadline, "build A's pods still run"
+            time.sleep(1)
+        watch.wait_deleted_settled()
+        watch.stop()
+    finally:
+        for command in (["destroy", "--yes"], ["stack", "rm", "--yes"]):
+            run_make(engine, project, ["pulumi", *command, "--stack", STAGING, "--non-interactive"])
+
+    terminated = watch.terminated()
+    print(
+        f"\nversioned A->B under load: {report.started} orders started, {report.completed} "
+        f"completed, {len(report.failed)} failed, {len(report.retried)} activity retries; "
+        f"promotion took {promoted:.1f} s; {len(terminated)} pods of A drained at its sunset; "
+        f"activities by workload {dict(report.identities)}"
+    )
+    assert report.failed == [] and report.completed == report.started >= 10, report
+    assert report.retried == [] and report.unpaired == [], report
+    workloads = {f"{q}-worker-{b}" for q in QUEUES for b in (build_a, build_b)}
+    assert set(report.identities) <= workloads, report.identities
+    assert {w for w in report.identities if build_a in w}, "no order ran on build A"
+    assert {w for w in report.identities if build_b in w}, "no order ran on build B"
+    assert len(terminated) == 2 * len(QUEUES), [p.name for p in terminated]
+    for pod in terminated:
+        assert build_a in pod.name, pod
         messages = pod.log_messages()
         assert (pod.exit_code, pod.reason) == (0, "Completed"), (pod, messages[-5:])
         assert "drain requested over HTTP" in messages and "drained" in messages, (pod, messages)

@@ -52,7 +52,7 @@ P = "temporal-workers:"
 QUEUE_KEYS = (
     "app, replicas, autoscaling, resources, tuning, gracefulShutdownSeconds, "
     "terminationBufferSeconds, env, secretEnv, pdb, serviceMonitor, dashboard, topologySpread, "
-    "nodeSelector, deploymentName"
+    "nodeSelector, volumes, deploymentName"
 )
 CASES: list[tuple[str, Mutation, str]] = [
     (
@@ -74,6 +74,29 @@ CASES: list[tuple[str, Mutation, str]] = [
         "min-replicas-not-integer",
         _set("queues.billing.autoscaling.minReplicas", "two"),
         P + "queues.billing.autoscaling.minReplicas must be an integer (got 'two')",
+    ),
+    (
+        "volume-shadows-the-config-dir",
+        _set("queues.billing.volumes", {"data": {"claimName": "c", "mountPath": "/etc"}}),
+        P + "queues.billing.volumes.data.mountPath overlaps the mount /etc/workerkit "
+        "(choose another path)",
+    ),
+    (
+        "volume-reuses-a-pod-volume-name",
+        _set("queues.billing.volumes", {"tmp": {"claimName": "c", "mountPath": "/data"}}),
+        P + "queues.billing.volumes.tmp is not a valid volume name (a DNS label, not one of "
+        "tmp, worker-config, temporal-tls)",
+    ),
+    (
+        "volume-without-claim",
+        _set("queues.billing.volumes", {"data": {"mountPath": "/data"}}),
+        P + "queues.billing.volumes.data.claimName is required (the name of an existing "
+        "PersistentVolumeClaim of the namespace)",
+    ),
+    (
+        "node-selector-bad-value",
+        _set("queues.billing.nodeSelector", {"pool": "not ok"}),
+        P + "queues.billing.nodeSelector.pool must be a Kubernetes label value (got 'not ok')",
     ),
     (
         "no-queues",

@@ -165,6 +165,25 @@ def test_restricted_security_context() -> None:
     assert "emptyDir" in volumes[mounts["/tmp"]]
 
 
+def test_node_selector_and_claim_volumes_reach_the_pod() -> None:
+    config = base_config()
+    queue = config["queues"]["billing"]
+    queue["nodeSelector"] = {"twk.local/node-kind": "real"}
+    queue["volumes"] = {"blobs": {"claimName": "orders-blobs", "mountPath": "/var/lib/blobs"}}
+    deployment = _deployment(config)
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"twk.local/node-kind": "real"}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["blobs"]["persistentVolumeClaim"] == {
+        "claimName": "orders-blobs",
+        "readOnly": False,
+    }
+    mounts = {m["name"]: m for m in _container(deployment)["volumeMounts"]}
+    assert mounts["blobs"] == {"name": "blobs", "mountPath": "/var/lib/blobs", "readOnly": False}
+    validate_object(deployment)
+    assert "nodeSelector" not in _deployment(base_config())["spec"]["template"]["spec"]
+
+
 def test_topology_spread_across_nodes_and_zones() -> None:
     config = base_config()
     config["queues"]["billing"]["topologySpread"] = {"nodes": "DoNotSchedule"}
