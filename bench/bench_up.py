@@ -1,9 +1,12 @@
 """Benchmark: ``pulumi up`` of 1 and 10 queues next to ``kubectl apply`` of the same objects.
 
-    .venv/bin/python bench/bench_up.py [--queues 1,10] [--repeat 1]
+    .venv/bin/python bench/bench_up.py [--queues 1,10] [--repeat 3]
 
-Starts its own local control plane (3 kwok nodes) in a temporary directory with warm tools
-(``tools/build.sh``), and a temporary file backend. Per queue count:
+Starts its own local control plane with the real node (kubelet + containerd; 3 kwok nodes stay
+idle) in a temporary directory with warm tools (``tools/build.sh``), a temporary file backend, a
+registry holding the worker image (built by the project's Docker engine) and a Temporal dev server
+the pods reach through the node address: every worker pod really starts, connects and becomes
+Ready. Per queue count:
 
 * **pulumi**: the kit's program on a copy of ``Pulumi.preview.yaml`` (prebuilt image: no build)
   with N queues: ``pulumi up --yes --skip-preview`` (creates N x 6 objects and waits, as the
@@ -21,11 +24,13 @@ control plane's version, v1.35.4), or taken from the tools directory if tools/bu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +41,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.infra.harness import mocks_reset, run_program, stack_file_config  # noqa: E402
-from tools import pulumi_env  # noqa: E402
+from tests.support.docker_engine import push_worker_image  # noqa: E402
+from tests.support.temporal_dev import dev_server  # noqa: E402
+from tools import local_node, local_stack, pulumi_env  # noqa: E402
 from tools.local_cluster import LocalCluster  # noqa: E402
 from tools.local_stack import generate_project  # noqa: E402
 
@@ -49,12 +56,28 @@ def queues(count: int) -> dict[str, Any]:
     return {f"bench-q{i:02d}": {"app": "orders_app.queues:orders"} for i in range(count)}
 
 
-def render(count: int, namespace: str) -> list[dict[str, Any]]:
-    """The Kubernetes objects the program produces for ``count`` queues (program under mocks)."""
+@dataclass(frozen=True)
+class Target:
+    """Where the benchmark's workers run: the image they pull and the Temporal they reach."""
+
+    image_ref: str
+    temporal_address: str
+
+
+def bench_config(count: int, namespace: str, target: Target) -> dict[str, Any]:
+    """The stack config (keys without the project prefix) for ``count`` queues on the real node."""
     config = stack_file_config(BASE_STACK)
     config["queues"] = queues(count)
     config["namespace"] = {"name": namespace}
-    run = run_program(config, stack="bench")
+    config["image"] = {"source": "prebuilt", "ref": target.image_ref}
+    config["temporal"] = {"address": target.temporal_address, "namespace": "default"}
+    config["defaults"]["nodeSelector"] = local_node.node_selector()
+    return config
+
+
+def render(count: int, namespace: str, target: Target) -> list[dict[str, Any]]:
+    """The Kubernetes objects the program produces for ``count`` queues (program under mocks)."""
+    run = run_program(bench_config(count, namespace, target), stack="bench")
     mocks_reset()
     objects = []
     for reg in run.registrations:
@@ -91,13 +114,14 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 
 def bench_pulumi(
-    count: int, work: Path, env: dict[str, str], kubeconfig: Path
+    count: int, work: Path, env: dict[str, str], kubeconfig: Path, target: Target
 ) -> tuple[float, float, float]:
     """(up, up with nothing to change, destroy) seconds for ``count`` queues."""
 
     def edit(config: dict[str, Any]) -> None:
-        config[f"{PROJECT}:queues"] = queues(count)
-        config[f"{PROJECT}:namespace"] = {"name": f"bench-pulumi-{count}"}
+        config.clear()
+        for key, value in bench_config(count, f"bench-pulumi-{count}", target).items():
+            config[f"{PROJECT}:{key}"] = value
         config[f"{PROJECT}:kubernetes"] = {"kubeconfig": str(kubeconfig)}
 
     stack = f"bench{count}"
@@ -112,11 +136,11 @@ def bench_pulumi(
 
 
 def bench_kubectl(
-    count: int, work: Path, env: dict[str, str], binary: str
+    count: int, work: Path, env: dict[str, str], binary: str, target: Target
 ) -> tuple[float, float, float, int]:
     """(apply + wait Available, apply unchanged, delete) seconds, and the object count."""
     namespace = f"bench-kubectl-{count}"
-    objects = render(count, namespace)
+    objects = render(count, namespace, target)
     work.mkdir(parents=True, exist_ok=True)
     manifest = work / f"kubectl-{count}.yaml"
     manifest.write_text(yaml.safe_dump_all(objects, sort_keys=False))
@@ -141,38 +165,47 @@ def main(argv: list[str] | None = None) -> int:
 
     bin_dir = pulumi_env.tools_bin(pulumi_env.build_tools(quiet=True))
     kubectl = kubectl_binary(bin_dir)
-    with tempfile.TemporaryDirectory(prefix="twk-bench-up-") as tmp:
-        work = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="twk-bench-up-")))
+        server = stack.enter_context(dev_server())
+        registry_port = local_stack.free_port()
+        registry = local_stack.start_registry(work / "registry", registry_port)
+        stack.callback(local_stack.stop_pid, registry.pid)
+        registry_address = f"127.0.0.1:{registry_port}"
+        ref = push_worker_image(registry_address, "temporal-workers/worker", "bench-up")
         cluster = LocalCluster(work / "cluster", bin_dir=bin_dir)
-        try:
-            cluster.start(nodes=3, zones=2, timeout=120)
-            env = pulumi_env.engine_env(bin_dir=bin_dir, backend_dir=work / "state")
-            env["KUBECONFIG"] = str(cluster.kubeconfig)
-            pulumi_env.install_plugins(env, bin_dir)
-            version = subprocess.run(
-                [kubectl, "version", "--client", "-o", "yaml"],
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout
-            client = yaml.safe_load(version or "{}").get("clientVersion", {}).get("gitVersion")
-            rows = []
-            for count in counts:
-                runs = []
-                for run in range(args.repeat):
-                    p_up, p_again, p_destroy = bench_pulumi(
-                        count, work / f"run{run}", env, cluster.kubeconfig
-                    )
-                    k_apply, k_again, k_delete, objects = bench_kubectl(
-                        count, work / f"run{run}", env, kubectl
-                    )
-                    runs.append((p_up, k_apply, p_again, k_again, p_destroy, k_delete))
-                medians = [statistics.median(column) for column in zip(*runs, strict=True)]
-                rows.append((count, objects, *medians))
-        finally:
-            cluster.delete()
+        stack.callback(cluster.delete)
+        cluster.start(nodes=3, zones=2, timeout=120, real_node=True)
+        node = cluster.node()
+        node.trust_registry(registry_address)
+        port = int(server.address.rsplit(":", 1)[1])
+        node.forward(port)
+        target = Target(ref, f"{local_node.NODE_IP}:{port}")
+        env = pulumi_env.engine_env(bin_dir=bin_dir, backend_dir=work / "state")
+        env["KUBECONFIG"] = str(cluster.kubeconfig)
+        pulumi_env.install_plugins(env, bin_dir)
+        version = subprocess.run(
+            [kubectl, "version", "--client", "-o", "yaml"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        client = yaml.safe_load(version or "{}").get("clientVersion", {}).get("gitVersion")
+        rows = []
+        for count in counts:
+            runs = []
+            for run in range(args.repeat):
+                p_up, p_again, p_destroy = bench_pulumi(
+                    count, work / f"run{run}", env, cluster.kubeconfig, target
+                )
+                k_apply, k_again, k_delete, objects = bench_kubectl(
+                    count, work / f"run{run}", env, kubectl, target
+                )
+                runs.append((p_up, k_apply, p_again, k_again, p_destroy, k_delete))
+            medians = [statistics.median(column) for column in zip(*runs, strict=True)]
+            rows.append((count, objects, *medians))
 
-    print(f"kubectl {client} ({kubectl}); 3 kwok nodes; 2 cores; warm tools;", end=" ")
+    print(f"kubectl {client} ({kubectl}); pods on the real node; 2 cores; warm tools;", end=" ")
     print(f"median of {args.repeat} runs")
     print()
     print(

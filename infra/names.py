@@ -15,6 +15,8 @@ DEPLOYMENT_NAME_LABEL = "temporal.io/deployment-name"
 VERSION_ROLE_ANNOTATION = "temporal-workers.io/version-role"
 """What the program knew of a version when it rendered it (target, current, draining...)."""
 SCALED_DOWN_ANNOTATION = "temporal-workers.io/scaled-down-at"
+SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+"""pulumi-kubernetes creates the object without waiting for it to become ready."""
 """When the program scaled a drained version to 0 (ISO 8601): the start of its delete delay."""
 LABEL_VALUE_MAX = 63
 DNS_LABEL_MAX = 63

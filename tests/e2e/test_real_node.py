@@ -13,7 +13,6 @@ removed ran its preStop drain and exited 0 (no SIGKILL).
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import time
 import uuid
@@ -31,7 +30,7 @@ from tests.e2e.helpers import Engine
 from tests.e2e.real_node_support import OrderStream, PodWatch, check_orders
 from tests.e2e.stack_support import api_items, local_rollout_control, make_project, run_make
 from tests.support.ci_commands import DEPLOY, PROMOTE, argv
-from tests.support.docker_engine import WORKER_IMAGE_DIR, engine_up, ensure_wheelhouse
+from tests.support.docker_engine import push_worker_image
 from tests.support.temporal_dev import SHORT_DRAINAGE, DevServer, dev_server
 from tools import local_node, pulumi_env
 from tools.pulumi_env import REPO_ROOT
@@ -63,26 +62,7 @@ def node_temporal(engine: Engine) -> Iterator[DevServer]:
 @pytest.fixture(scope="module")
 def worker_refs(registry: str, engine: Engine) -> dict[str, str]:
     """Two builds of ``worker_image/`` (versions a and b) in the registry, by digest."""
-    docker = engine_up()
-    base = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "base-image.sh"), "runtime", "--print-tag"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=docker.env,
-    ).stdout.strip()
-    ensure_wheelhouse()
-    refs = {}
-    for version in ("a", "b"):
-        tag = f"{registry}/{REPOSITORY}:real-node-{version}"
-        args = {"BASE_IMAGE": base, "WHEELHOUSE": ".wheelhouse", "VERSION": f"0.0.0-{version}"}
-        docker.build(WORKER_IMAGE_DIR, tag, args)
-        docker.docker("push", tag)
-        listed = docker.docker("inspect", "--format", "{{json .RepoDigests}}", tag).stdout
-        # The same image pushed to an earlier session's registry is listed too.
-        ours = [d for d in json.loads(listed) if d.startswith(f"{registry}/{REPOSITORY}@sha256:")]
-        assert len(ours) == 1, listed
-        refs[version] = ours[0]
+    refs = {v: push_worker_image(registry, REPOSITORY, f"real-node-{v}") for v in ("a", "b")}
     engine.cluster.node().trust_registry(registry)
     return refs
 

@@ -215,3 +215,24 @@ def copy_context(dest: Path, source: Path = WORKER_IMAGE_DIR) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
     shutil.copytree(source, dest, ignore=ignore, symlinks=True)
     return dest
+
+
+def push_worker_image(registry: str, repository: str, version: str) -> str:
+    """Build ``worker_image/`` (VERSION=``version``) and push it to ``registry``; its digest ref.
+
+    The base image is the engine's local debootstrap image and the wheels the wheelhouse, as
+    ``make image`` builds; the registry is plain HTTP on 127.0.0.1.
+    """
+    engine = engine_up()
+    base = ensure_base_image(engine, "runtime")
+    ensure_wheelhouse()
+    tag = f"{registry}/{repository}:{version}"
+    args = {"BASE_IMAGE": base, "WHEELHOUSE": WHEELHOUSE_NAME, "VERSION": f"0.0.0-{version}"}
+    engine.build(WORKER_IMAGE_DIR, tag, args)
+    engine.docker("push", tag)
+    listed = engine.docker("inspect", "--format", "{{json .RepoDigests}}", tag).stdout
+    # The same image pushed to another registry (an earlier run's port) is listed too.
+    ours = [d for d in json.loads(listed) if d.startswith(f"{registry}/{repository}@sha256:")]
+    if len(ours) != 1:
+        raise DockerError(f"no digest of {tag} on {registry}: {listed}")
+    return ours[0]
