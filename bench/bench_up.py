@@ -62,6 +62,27 @@ class Target:
 
     image_ref: str
     temporal_address: str
+    registry: str
+    temporal_port: int
+
+
+def worker_target(stack: contextlib.ExitStack, work: Path, version: str) -> Target:
+    """A dev server and a registry holding the worker image, closed with ``stack``."""
+    server = stack.enter_context(dev_server())
+    registry_port = local_stack.free_port()
+    registry = local_stack.start_registry(work / "registry", registry_port)
+    stack.callback(local_stack.stop_pid, registry.pid)
+    address = f"127.0.0.1:{registry_port}"
+    ref = push_worker_image(address, "temporal-workers/worker", version)
+    port = int(server.address.rsplit(":", 1)[1])
+    return Target(ref, f"{local_node.NODE_IP}:{port}", address, port)
+
+
+def serve_target(cluster: LocalCluster, target: Target) -> None:
+    """Let the cluster's real node pull the image and reach Temporal."""
+    node = cluster.node()
+    node.trust_registry(target.registry)
+    node.forward(target.temporal_port)
 
 
 def bench_config(count: int, namespace: str, target: Target) -> dict[str, Any]:
@@ -167,20 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     kubectl = kubectl_binary(bin_dir)
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="twk-bench-up-")))
-        server = stack.enter_context(dev_server())
-        registry_port = local_stack.free_port()
-        registry = local_stack.start_registry(work / "registry", registry_port)
-        stack.callback(local_stack.stop_pid, registry.pid)
-        registry_address = f"127.0.0.1:{registry_port}"
-        ref = push_worker_image(registry_address, "temporal-workers/worker", "bench-up")
+        target = worker_target(stack, work, "bench-up")
         cluster = LocalCluster(work / "cluster", bin_dir=bin_dir)
         stack.callback(cluster.delete)
         cluster.start(nodes=3, zones=2, timeout=120, real_node=True)
-        node = cluster.node()
-        node.trust_registry(registry_address)
-        port = int(server.address.rsplit(":", 1)[1])
-        node.forward(port)
-        target = Target(ref, f"{local_node.NODE_IP}:{port}")
+        serve_target(cluster, target)
+        cluster.node().pull_image(target.image_ref)  # both sides start pods from a present image
         env = pulumi_env.engine_env(bin_dir=bin_dir, backend_dir=work / "state")
         env["KUBECONFIG"] = str(cluster.kubeconfig)
         pulumi_env.install_plugins(env, bin_dir)

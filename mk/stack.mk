@@ -17,7 +17,10 @@ test-stack: $(VENV_STAMP) ## e2e tests of make up/down, per-environment runs and
 	$(PY) -m pytest -m e2e tests/e2e/test_local_stack.py tests/e2e/test_environments.py \
 	  tests/e2e/test_policy_gate.py $(PYTEST_ARGS)
 
-bench-up: $(VENV_STAMP) ## pulumi up of 1 and 10 queues next to kubectl apply (table)
+bench-up: $(VENV_STAMP) ## pulumi up of 1 and 10 queues next to kubectl apply, pods on the real node (table)
 	$(PY) bench/bench_up.py
 
-.PHONY: up stack-preview down stack-status test-stack bench-up
+bench-node: $(VENV_STAMP) ## the real node: start, pods to Ready, memory (table)
+	$(PY) bench/bench_node.py
+
+.PHONY: up stack-preview down stack-status test-stack bench-up bench-node

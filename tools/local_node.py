@@ -380,6 +380,10 @@ class RealNode:
             f'[host."http://{address}"]\n  capabilities = ["pull", "resolve"]\n'
         )
 
+    def pull_image(self, ref: str) -> None:
+        """Pull ``ref`` from a plain-HTTP registry on 127.0.0.1 into the node's image store."""
+        self._ctr(["-n", "k8s.io", "images", "pull", "--plain-http", ref])
+
     def import_image(self, archive: Path) -> None:
         """Import a ``docker save`` archive into the node's image store."""
         self._ctr(["-n", "k8s.io", "images", "import", str(archive)])
