@@ -13,9 +13,9 @@ down: $(VENV_STAMP) ## destroy the local stack and stop everything make up start
 stack-status: $(VENV_STAMP) ## what of the local stack runs, and its workloads
 	$(PY) -m tools.local_stack status
 
-test-stack: $(VENV_STAMP) ## e2e tests of make up/down, per-environment runs and the policy gate
+test-stack: $(VENV_STAMP) ## e2e tests of make up/down, environments, the policy gate, real pods under load
 	$(PY) -m pytest -m e2e tests/e2e/test_local_stack.py tests/e2e/test_environments.py \
-	  tests/e2e/test_policy_gate.py $(PYTEST_ARGS)
+	  tests/e2e/test_policy_gate.py tests/e2e/test_real_node.py $(PYTEST_ARGS)
 
 bench-up: $(VENV_STAMP) ## pulumi up of 1 and 10 queues next to kubectl apply, pods on the real node (table)
 	$(PY) bench/bench_up.py
