@@ -38,6 +38,7 @@ PAUSE_POD = {
     "metadata": {"name": "bench-pause", "namespace": "default"},
     "spec": {
         "nodeSelector": local_node.node_selector(),
+        "tolerations": [local_node.toleration()],
         "containers": [
             {
                 "name": "pause",

@@ -93,6 +93,7 @@ def bench_config(count: int, namespace: str, target: Target) -> dict[str, Any]:
     config["image"] = {"source": "prebuilt", "ref": target.image_ref}
     config["temporal"] = {"address": target.temporal_address, "namespace": "default"}
     config["defaults"]["nodeSelector"] = local_node.node_selector()
+    config["defaults"]["tolerations"] = [local_node.toleration()]
     return config
 
 

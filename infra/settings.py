@@ -238,6 +238,16 @@ class TopologySettings:
 
 
 @dataclass(frozen=True)
+class Toleration:
+    """A taint the queue's pods tolerate (a dedicated node pool, the local real node)."""
+
+    key: str
+    operator: Literal["Equal", "Exists"]
+    value: str | None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None
+
+
+@dataclass(frozen=True)
 class VolumeSettings:
     """An existing PersistentVolumeClaim of the stack's namespace, mounted into the workers."""
 
@@ -267,6 +277,7 @@ class QueueSettings:
     dashboard: DashboardSettings
     topology: TopologySettings
     node_selector: dict[str, str]
+    tolerations: tuple[Toleration, ...]
     volumes: tuple[VolumeSettings, ...]
     deployment_name: str
 

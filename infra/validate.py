@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from infra.confignode import DNS_LABEL, DNS_SUBDOMAIN, ConfigNode, join_path
 from infra.contract import (
@@ -49,6 +49,7 @@ from infra.settings import (
     TemporalSettings,
     TlsSecretRef,
     TlsSettings,
+    Toleration,
     TopologySettings,
     VersioningBehavior,
     VersioningSettings,
@@ -79,6 +80,7 @@ QUEUE_KEYS = (
     "dashboard",
     "topologySpread",
     "nodeSelector",
+    "tolerations",
     "volumes",
     "deploymentName",
 )
@@ -490,6 +492,7 @@ def _queue(node: ConfigNode, name: str, project: str, temporal: TemporalSettings
         dashboard=_dashboard(node.get("dashboard")),
         topology=_topology(node.get("topologySpread")),
         node_selector=_labels(node.get("nodeSelector")),
+        tolerations=_tolerations(node.get("tolerations")),
         volumes=_volumes(node.get("volumes")),
         deployment_name=deployment_name,
     )
@@ -655,6 +658,38 @@ def _labels(node: ConfigNode) -> dict[str, str]:
         if not re.fullmatch(LABEL_VALUE, value):
             raise node.get(key).fail(f"must be a Kubernetes label value (got {value!r})")
     return labels
+
+
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def _tolerations(node: ConfigNode) -> tuple[Toleration, ...]:
+    if node.value is None:
+        return ()
+    if not isinstance(node.value, list):
+        raise node.fail("must be a list of {key, operator, value, effect}")
+    result = []
+    for index, item in enumerate(node.value):
+        entry = ConfigNode(f"{node.path}[{index}]", item, node.secret).obj(
+            ["key", "operator", "value", "effect"]
+        )
+        key = entry.get("key").required_string(pattern=LABEL_KEY, expected="a taint key")
+        operator = entry.get("operator").choice("Equal", ["Equal", "Exists"])
+        value_node = entry.get("value")
+        value = value_node.string(pattern=LABEL_VALUE, expected="a taint value")
+        if operator == "Exists" and value is not None:
+            raise value_node.fail("must be unset with operator Exists")
+        effect_node = entry.get("effect")
+        effect = effect_node.string(choices=TAINT_EFFECTS) if effect_node.present else None
+        result.append(
+            Toleration(
+                key=key,
+                operator=cast(Literal["Equal", "Exists"], operator),
+                value=value,
+                effect=cast(Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None, effect),
+            )
+        )
+    return tuple(result)
 
 
 RESERVED_VOLUMES = (TMP_VOLUME, CONFIG_VOLUME, TLS_VOLUME)

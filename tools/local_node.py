@@ -6,7 +6,8 @@ starts it with ``real_node=True`` (``make up``, the e2e fixtures) and stops it f
 What runs and where (all on this machine, nothing routed beyond it):
 
 - **kubelet** (built by ``tools/build.sh`` from the pinned Kubernetes module, the control plane's
-  version) registers node ``twk-real-0`` labelled ``twk.local/node-kind=real`` and zone ``zone-a``;
+  version) registers node ``twk-real-0`` labelled ``twk.local/node-kind=real`` and zone ``zone-a``,
+  tainted ``twk.local/node-kind=real:NoSchedule`` (pods must select and tolerate it);
   it serves its API on the node address and its healthz on 127.0.0.1. It talks to the API server
   with the cluster's admin kubeconfig; the API server reaches it with a client certificate of the
   cluster's CA (anonymous requests are refused).
@@ -92,6 +93,11 @@ class NodePorts:
 def node_selector() -> dict[str, str]:
     """The nodeSelector that places a pod on the real node."""
     return {NODE_KIND_LABEL: NODE_KIND}
+
+
+def toleration() -> dict[str, str]:
+    """The toleration of the real node's taint: only pods that ask for the node run there."""
+    return {"key": NODE_KIND_LABEL, "operator": "Equal", "value": NODE_KIND, "effect": "NoSchedule"}
 
 
 def _run(cmd: list[str], what: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -367,6 +373,8 @@ class RealNode:
                 f"--hostname-override={NODE_NAME}",
                 f"--node-ip={NODE_IP}",
                 "--node-labels=" + ",".join(f"{k}={v}" for k, v in labels.items()),
+                # Pods of stacks without the toleration (kwok-scheduled tests) stay off it.
+                f"--register-with-taints={NODE_KIND_LABEL}={NODE_KIND}:NoSchedule",
                 "--v=1",
             ],
         )

@@ -86,11 +86,27 @@ def _tls_volume(settings: StackSettings, queue: QueueSettings) -> dict[str, Any]
     }
 
 
+def _tolerations(queue: QueueSettings) -> list[dict[str, str]]:
+    result = []
+    for t in queue.tolerations:
+        entry = {"key": t.key, "operator": t.operator}
+        if t.value is not None:
+            entry["value"] = t.value
+        if t.effect is not None:
+            entry["effect"] = t.effect
+        result.append(entry)
+    return result
+
+
 def _spread(queue: QueueSettings, selector: dict[str, str]) -> list[dict[str, Any]]:
+    # Nodes the pods may not use (a nodeSelector, a taint they do not tolerate) are no domain:
+    # an empty domain there would cap every other node under DoNotSchedule.
     return [
         {
             "maxSkew": 1,
             "topologyKey": key,
+            "nodeAffinityPolicy": "Honor",
+            "nodeTaintsPolicy": "Honor",
             "whenUnsatisfiable": policy,
             "labelSelector": {"matchLabels": dict(selector)},
             "matchLabelKeys": ["pod-template-hash"],
@@ -194,6 +210,7 @@ def deployment_object(
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
                 **({"nodeSelector": dict(queue.node_selector)} if queue.node_selector else {}),
+                **({"tolerations": _tolerations(queue)} if queue.tolerations else {}),
                 "topologySpreadConstraints": _spread(queue, selector),
                 "containers": [_container(settings, queue, image, build_id, tls_volume)],
                 "volumes": volumes,

@@ -247,6 +247,7 @@ def test_versioned_rollout_under_load_drains_the_old_build_on_real_pods(
         defaults["resources"] = {"requests": {"cpu": "50m", "memory": "96Mi"}}
         defaults["gracefulShutdownSeconds"] = 10
         defaults["nodeSelector"] = local_node.node_selector()
+        defaults["tolerations"] = [local_node.toleration()]
 
     project = make_project(tmp_path / "project", STAGING, edit)
     code, out = run_make(engine, project, ["pulumi", "stack", "init", STAGING, "--non-interactive"])

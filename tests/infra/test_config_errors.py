@@ -52,7 +52,7 @@ P = "temporal-workers:"
 QUEUE_KEYS = (
     "app, replicas, autoscaling, resources, tuning, gracefulShutdownSeconds, "
     "terminationBufferSeconds, env, secretEnv, pdb, serviceMonitor, dashboard, topologySpread, "
-    "nodeSelector, volumes, deploymentName"
+    "nodeSelector, tolerations, volumes, deploymentName"
 )
 CASES: list[tuple[str, Mutation, str]] = [
     (
@@ -92,6 +92,17 @@ CASES: list[tuple[str, Mutation, str]] = [
         _set("queues.billing.volumes", {"data": {"mountPath": "/data"}}),
         P + "queues.billing.volumes.data.claimName is required (the name of an existing "
         "PersistentVolumeClaim of the namespace)",
+    ),
+    (
+        "toleration-exists-with-value",
+        _set("queues.billing.tolerations", [{"key": "pool", "operator": "Exists", "value": "a"}]),
+        P + "queues.billing.tolerations[0].value must be unset with operator Exists",
+    ),
+    (
+        "toleration-bad-effect",
+        _set("queues.billing.tolerations", [{"key": "pool", "effect": "Never"}]),
+        P + "queues.billing.tolerations[0].effect must be one of NoSchedule, PreferNoSchedule, "
+        "NoExecute (got 'Never')",
     ),
     (
         "node-selector-bad-value",

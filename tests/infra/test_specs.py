@@ -169,10 +169,12 @@ def test_node_selector_and_claim_volumes_reach_the_pod() -> None:
     config = base_config()
     queue = config["queues"]["billing"]
     queue["nodeSelector"] = {"twk.local/node-kind": "real"}
+    queue["tolerations"] = [{"key": "pool", "operator": "Exists", "effect": "NoSchedule"}]
     queue["volumes"] = {"blobs": {"claimName": "orders-blobs", "mountPath": "/var/lib/blobs"}}
     deployment = _deployment(config)
     pod = deployment["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"twk.local/node-kind": "real"}
+    assert pod["tolerations"] == [{"key": "pool", "operator": "Exists", "effect": "NoSchedule"}]
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["blobs"]["persistentVolumeClaim"] == {
         "claimName": "orders-blobs",

@@ -88,9 +88,10 @@ def _tar_files(data: bytes) -> dict[str, bytes]:
 
 
 def test_the_local_stack_places_its_workers_on_the_real_node() -> None:
-    """Pulumi.local.yaml's nodeSelector is the label the real node registers with."""
+    """Pulumi.local.yaml's nodeSelector and toleration are the node's label and taint."""
     config = yaml.safe_load((REPO_ROOT / "Pulumi.local.yaml").read_text())["config"]
     assert config["temporal-workers:defaults"]["nodeSelector"] == local_node.node_selector()
+    assert config["temporal-workers:defaults"]["tolerations"] == [local_node.toleration()]
 
 
 def test_forwarder_addresses_are_host_and_port() -> None:
