@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import subprocess
 import threading
 import time
@@ -97,7 +98,7 @@ class PodWatch:
 
     def _follow(self, pod: str, out: Path) -> None:
         cmd = [str(self.kubectl), "-n", self.namespace, "logs", "-f", pod, "-c", "worker"]
-        env = {"KUBECONFIG": str(self.cluster.kubeconfig), "PATH": "/usr/bin:/bin"}
+        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)}
         with out.open("ab") as log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.DEVNULL, env=env)
         self._followers[pod] = proc
