@@ -427,6 +427,10 @@ class RealNode:
         if self._alive("containerd"):
             self._kill("containerd")
             stopped.append("containerd")
+        # Forwarders a process of another interpreter started (not recognised as ours above).
+        for pid in _pids_of(f"tools.tcp_forward\0{NODE_IP}:"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         for pid in _pids_of(str(self.socket)):  # shims outlive containerd
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
