@@ -13,8 +13,9 @@ What runs and where (all on this machine, nothing routed beyond it):
   cluster's CA (anonymous requests are refused).
 - **containerd** and **runc** (Debian's, which ``docker.io`` brings) with their own root, state,
   socket and runc root: nothing is shared with the Docker engine. Images are pulled from registries
-  on 127.0.0.1 over plain HTTP (:meth:`RealNode.trust_registry`) or imported; the pod sandbox image
-  is the kit's own ``pause`` (built from ``tools/pause``), imported, never pulled.
+  on 127.0.0.1 over plain HTTP (:meth:`RealNode.trust_registry`, :meth:`RealNode.pull_image`);
+  the pod sandbox image is the kit's own ``pause`` (built from ``tools/pause``), imported, never
+  pulled.
 - **network**: bridge ``twk-br0`` with the node-side address ``10.250.0.1/24``; pods get
   ``10.250.0.10``-``10.250.0.250`` in network namespaces that containerd creates for them. The CNI
   bridge is no gateway, masquerades nothing and installs no route, so ``net.ipv4.ip_forward`` stays
@@ -391,10 +392,6 @@ class RealNode:
     def pull_image(self, ref: str) -> None:
         """Pull ``ref`` from a plain-HTTP registry on 127.0.0.1 into the node's image store."""
         self._ctr(["-n", "k8s.io", "images", "pull", "--plain-http", ref])
-
-    def import_image(self, archive: Path) -> None:
-        """Import a ``docker save`` archive into the node's image store."""
-        self._ctr(["-n", "k8s.io", "images", "import", str(archive)])
 
     def forward(self, port: int) -> None:
         """Make ``127.0.0.1:port`` reachable from pods at ``NODE_IP:port`` (idempotent)."""
